@@ -1,0 +1,54 @@
+"""The ASGI entry point: HTTP to Django, lifespan handled here.
+
+Django's ASGIHandler serves only `http` scopes (it raises on `lifespan`), so this router answers
+the lifespan protocol itself: the server runs it with `--lifespan on`, and at shutdown, after the
+last request has drained, the database pool is closed so PostgreSQL sees clean disconnects.
+"""
+
+import os
+from typing import Any
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+# Sets up Django (settings, apps) before anything else imports models.
+django_application = get_asgi_application()
+
+from asgiref.sync import sync_to_async  # noqa: E402
+from django.db import connections  # noqa: E402
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+
+
+def _close_pools() -> None:
+    # Pools are shared by every thread's connection wrapper, so any thread may close them.
+    for connection in connections.all():
+        close_pool = getattr(connection, "close_pool", None)
+        if close_pool is not None:
+            close_pool()
+
+
+async def lifespan(scope: Scope, receive: Any, send: Any) -> None:
+    while True:
+        message: Message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await sync_to_async(_close_pools, thread_sensitive=False)()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def application(scope: Scope, receive: Any, send: Any) -> None:
+    if scope["type"] == "http":
+        await django_application(scope, receive, send)
+    elif scope["type"] == "lifespan":
+        await lifespan(scope, receive, send)
+    elif scope["type"] == "websocket":
+        # No WebSocket route yet: refuse the handshake (the server answers 403).
+        await receive()
+        await send({"type": "websocket.close", "code": 1008})
+    else:
+        raise ValueError(f"unsupported ASGI scope type {scope['type']!r}")

@@ -1,0 +1,79 @@
+"""Daphne with a graceful drain: `python -m config.daphne` takes daphne's own arguments.
+
+Stock daphne stops its reactor on SIGTERM and cancels every request in flight. Here SIGTERM
+(and SIGINT) first closes the listening sockets, then waits until the requests in flight have
+finished, or GRACEFUL_TIMEOUT seconds have passed, and only then stops, as uvicorn does with
+--timeout-graceful-shutdown.
+"""
+
+import logging
+import os
+import signal
+import time
+from types import FrameType
+from typing import Any
+
+from daphne.cli import CommandLineInterface
+from daphne.server import Server
+from twisted.internet import reactor as _reactor
+
+logger = logging.getLogger("daphne.drain")
+
+POLL_SECONDS = 0.1
+# The global reactor is installed at import time; its interfaces are not visible to mypy.
+reactor: Any = _reactor
+
+
+class DrainingServer(Server):  # type: ignore[misc]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["signal_handlers"] = False
+        super().__init__(*args, **kwargs)
+        self.grace = float(os.environ.get("GRACEFUL_TIMEOUT", "20"))
+        self.ports: list[Any] = []
+        self.deadline: float | None = None
+
+    def listen_success(self, port: Any) -> None:
+        self.ports.append(port)
+        super().listen_success(port)
+
+    def run(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        super().run()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        reactor.callFromThread(self._begin_drain, signal.Signals(signum).name)
+
+    def _begin_drain(self, name: str) -> None:
+        if self.deadline is not None:
+            return
+        self.deadline = time.monotonic() + self.grace
+        for port in self.ports:
+            port.stopListening()
+        logger.info("%s: draining %d request(s), up to %gs", name, self._in_flight(), self.grace)
+        self._drain()
+
+    def _in_flight(self) -> int:
+        return sum(
+            1
+            for details in self.connections.values()
+            if "application_instance" in details and not details["application_instance"].done()
+        )
+
+    def _drain(self) -> None:
+        assert self.deadline is not None
+        pending = self._in_flight()
+        if pending and time.monotonic() < self.deadline:
+            reactor.callLater(POLL_SECONDS, self._drain)
+            return
+        if pending:
+            logger.warning("grace period over: cancelling %d request(s)", pending)
+        reactor.stop()
+
+
+class DrainingCommandLineInterface(CommandLineInterface):  # type: ignore[misc]
+    server_class = DrainingServer
+
+
+if __name__ == "__main__":
+    DrainingCommandLineInterface.entrypoint()

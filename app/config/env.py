@@ -1,0 +1,76 @@
+"""Typed readers for configuration from the environment.
+
+A missing or malformed value stops start-up with one line naming the variable
+(`SystemExit` prints its message without a traceback), instead of failing later
+and further away, or running with a silent default.
+"""
+
+import os
+
+# Values that mean "nobody filled this in": refused for secrets, as the template refuses them.
+PLACEHOLDERS = frozenset({"", "changeme", "change-me", "changethis", "secret", "password"})
+
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+class ConfigError(SystemExit):
+    """A configuration error: the message names the variable and what was expected."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"configuration error: {name} {problem} (see .env.example)")
+
+
+def required(name: str, *, secret: bool = False) -> str:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        raise ConfigError(name, "is not set")
+    if secret and value.strip().lower() in PLACEHOLDERS:
+        raise ConfigError(name, "is a placeholder; generate a real secret")
+    return value
+
+
+def string(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def boolean(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ConfigError(name, f"must be true or false, got {raw!r}")
+
+
+def integer(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(name, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def number(name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a number, got {raw!r}") from None
+    if not value >= minimum:  # also refuses NaN
+        raise ConfigError(name, f"must be at least {minimum}, got {raw!r}")
+    return value
+
+
+def csv(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]

@@ -1,0 +1,129 @@
+"""Settings: one module, every value read and typed from the environment (see .env.example)."""
+
+from pathlib import Path
+
+from config import env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = env.required("SECRET_KEY", secret=True)
+DEBUG = env.boolean("DEBUG", default=False)
+ALLOWED_HOSTS = env.csv("ALLOWED_HOSTS", "localhost,127.0.0.1")
+CSRF_TRUSTED_ORIGINS = env.csv("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "core",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# The pool replaces persistent connections: CONN_MAX_AGE must stay 0 with it, and persistent
+# connections are wrong under ASGI anyway (each request runs in its own thread).
+# https://docs.djangoproject.com/en/6.1/ref/databases/#connection-pool
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "HOST": env.required("POSTGRES_HOST"),
+        "PORT": env.integer("POSTGRES_PORT", 5432, minimum=1),
+        "NAME": env.required("POSTGRES_DB"),
+        "USER": env.required("POSTGRES_USER"),
+        "PASSWORD": env.required("POSTGRES_PASSWORD", secret=True),
+        # With the pool, health checks make getconn() test a connection before handing it out,
+        # so a restarted database costs no failed request.
+        "CONN_HEALTH_CHECKS": env.boolean("DB_CONN_HEALTH_CHECKS", default=True),
+        "OPTIONS": {
+            # Bounds how long a request waits on an unreachable server (seconds).
+            "connect_timeout": env.integer("DB_CONNECT_TIMEOUT", 3, minimum=1),
+            "pool": {
+                "min_size": env.integer("DB_POOL_MIN_SIZE", 2),
+                "max_size": env.integer("DB_POOL_MAX_SIZE", 10, minimum=1),
+                # Seconds a request waits for a free connection before a 503.
+                "timeout": env.number("DB_POOL_TIMEOUT", 5.0, minimum=0.1),
+            },
+        },
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# nginx serves STATIC_ROOT (baked into its image); hashed names let it cache them for a year.
+STATIC_URL = "/static/"
+STATIC_ROOT = env.string("STATIC_ROOT", "/srv/static")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+}
+
+# Behind nginx: it sets X-Forwarded-Proto, and the ASGI server (trusting nginx only) turns it
+# into the request's scheme, so request.is_secure() is right without SECURE_PROXY_SSL_HEADER.
+SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+SESSION_COOKIE_SECURE = env.boolean("SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# A CSRF failure is a problem+json like every other client error.
+CSRF_FAILURE_VIEW = "core.problems.csrf_failure"
+
+# Limits on what a client may send (nginx enforces the body size first).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1)
+
+ASGI_APPLICATION = "config.asgi.application"
+# Name of the ASGI server this process runs under; the serve script sets it from ASGI_SERVER.
+ASGI_SERVER = env.string("ASGI_SERVER", "unknown")
+
+# Every log line to stdout: the container runtime collects it.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["stdout"], "level": env.string("LOG_LEVEL", "INFO").upper()},
+}

@@ -1,0 +1,61 @@
+# The app image: builder (locked dependencies in a venv), runtime (slim, non-root), test
+# (runtime plus the test and lint tools). Build context: the repository root.
+ARG PYTHON_IMAGE=python:3.13-slim
+
+FROM ${PYTHON_IMAGE} AS builder
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/venv
+RUN --mount=type=cache,target=/root/.cache/pip pip install uv==0.13.8
+WORKDIR /src
+# Only the lock file and pyproject.toml reach this layer: a code change never reinstalls.
+RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
+    --mount=type=bind,source=uv.lock,target=uv.lock \
+    uv sync --locked --no-dev --no-install-project --python /usr/local/bin/python3
+
+FROM builder AS test-builder
+RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
+    --mount=type=bind,source=uv.lock,target=uv.lock \
+    uv sync --locked --no-install-project --python /usr/local/bin/python3
+
+FROM ${PYTHON_IMAGE} AS base
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    DJANGO_SETTINGS_MODULE=config.settings \
+    STATIC_ROOT=/srv/static
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin app
+COPY --chmod=755 docker/serve /usr/local/bin/serve
+WORKDIR /app
+EXPOSE 8000
+STOPSIGNAL SIGTERM
+CMD ["serve"]
+
+FROM base AS runtime
+COPY --from=builder /opt/venv /opt/venv
+COPY app/ /app/
+# The manifest of hashed static names is needed at run time ({% static %}); nginx serves the
+# files themselves from its own copy. Throwaway values: collectstatic reads no secret.
+RUN SECRET_KEY=collectstatic-only POSTGRES_HOST=- POSTGRES_DB=- POSTGRES_USER=- \
+    POSTGRES_PASSWORD=collectstatic-only python manage.py collectstatic --noinput -v 0
+USER app
+
+FROM base AS test
+# The source tree is read-only for the test user: tool caches go to /tmp.
+ENV RUFF_CACHE_DIR=/tmp/ruff MYPY_CACHE_DIR=/tmp/mypy
+COPY --from=test-builder /opt/venv /opt/venv
+COPY pyproject.toml /src/pyproject.toml
+COPY app/ /src/app/
+COPY tests/ /src/tests/
+WORKDIR /src
+RUN SECRET_KEY=collectstatic-only POSTGRES_HOST=- POSTGRES_DB=- POSTGRES_USER=- \
+    POSTGRES_PASSWORD=collectstatic-only python app/manage.py collectstatic --noinput -v 0
+USER app
+CMD ["pytest"]

@@ -1,0 +1,111 @@
+"""Configuration: every value from the environment; bad values stop start-up with one line."""
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+import config
+from config import env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_settings(**overrides: str | None) -> subprocess.CompletedProcess[str]:
+    """Import the settings in a fresh interpreter, with `overrides` applied to the environment."""
+    environ = dict(os.environ)
+    for name, value in overrides.items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+    return subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; settings.SECRET_KEY"],
+        env=environ,
+        cwd=ROOT / "app",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["SECRET_KEY", "POSTGRES_HOST", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD"]
+)
+def test_missing_variable_stops_startup_with_one_line_naming_it(name: str) -> None:
+    result = start_settings(**{name: None})
+
+    assert result.returncode == 1
+    assert result.stderr == f"configuration error: {name} is not set (see .env.example)\n"
+
+
+def test_placeholder_secret_key_is_refused() -> None:
+    result = start_settings(SECRET_KEY="changeme")
+
+    assert result.returncode == 1
+    assert "SECRET_KEY is a placeholder" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_boolean_is_refused_with_the_value() -> None:
+    result = start_settings(DEBUG="maybe")
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "configuration error: DEBUG must be true or false, got 'maybe' (see .env.example)\n"
+    )
+
+
+def test_malformed_integer_is_refused() -> None:
+    result = start_settings(DB_POOL_MAX_SIZE="ten")
+
+    assert "DB_POOL_MAX_SIZE must be an integer, got 'ten'" in result.stderr
+
+
+def test_valid_environment_starts() -> None:
+    assert start_settings().returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("1", True), ("true", True), ("YES", True), ("on", True), ("0", False), ("false", False)],
+)
+def test_boolean_parses_the_usual_spellings(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool
+) -> None:
+    monkeypatch.setenv("FLAG", raw)
+
+    assert env.boolean("FLAG", default=not expected) is expected
+
+
+def test_debug_zero_means_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    # bool(os.environ["DEBUG"]) would make "0" true: the classic settings bug.
+    monkeypatch.setenv("DEBUG", "0")
+
+    assert env.boolean("DEBUG", default=True) is False
+
+
+def test_number_refuses_nan(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIMEOUT", "nan")
+
+    with pytest.raises(env.ConfigError, match="TIMEOUT must be at least"):
+        env.number("TIMEOUT", 1.0)
+
+
+def test_database_uses_the_psycopg_pool_not_persistent_connections() -> None:
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    assert database["CONN_MAX_AGE"] == 0
+    options = cast(dict[str, object], database["OPTIONS"])
+    assert options["pool"] == {"min_size": 2, "max_size": 10, "timeout": 5.0}
+
+
+def test_version_matches_pyproject() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+    assert config.__version__ == pyproject["project"]["version"]

@@ -1,0 +1,121 @@
+"""Health, readiness, info, hello and the landing page, through Django's AsyncClient."""
+
+import re
+from http import HTTPStatus
+
+import django
+import pytest
+from django.test import AsyncClient
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def client() -> AsyncClient:
+    return AsyncClient()
+
+
+async def test_healthz_answers_ok_without_the_database(client: AsyncClient) -> None:
+    response = await client.get("/healthz")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_readyz_reports_the_database(client: AsyncClient) -> None:
+    response = await client.get("/readyz")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {"status": "ready", "database": "ok"}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_info_reports_server_versions_and_client(client: AsyncClient) -> None:
+    response = await client.get("/api/info")
+
+    body = response.json()
+    assert response.status_code == HTTPStatus.OK
+    assert body["versions"]["django"] == django.get_version()
+    assert re.fullmatch(r"3\.13\.\d+", body["versions"]["python"])
+    assert re.fullmatch(r"\d+\.\d+", body["versions"]["postgresql"])
+    assert body["client"] == {"address": "127.0.0.1", "scheme": "http"}
+
+
+async def test_hello_with_zero_delay_says_hello(client: AsyncClient) -> None:
+    response = await client.get("/api/hello", {"delay": "0"})
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"message": "Hello, World!"}
+
+
+@pytest.mark.parametrize(
+    "delay", ["-1", "10.01", "abc", "", "nan", "inf", "-inf", "1e309", "0x10", "1" * 500]
+)
+async def test_hello_rejects_a_bad_delay_with_a_problem(client: AsyncClient, delay: str) -> None:
+    response = await client.get("/api/hello", {"delay": delay})
+
+    body = response.json()
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response["Content-Type"] == PROBLEM
+    assert body["status"] == 400
+    assert body["title"] == "Bad Request"
+    assert "delay must be a number of seconds from 0 to 10" in body["detail"]
+    assert body["errors"][0]["name"] == "delay"
+    assert len(body["errors"][0]["reason"]) < 100
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+async def test_hello_refuses_other_methods_with_405_and_allow(method: str) -> None:
+    # With CSRF enforced, as for a browser: the 405 comes first, not a CSRF 403.
+    client = AsyncClient(enforce_csrf_checks=True)
+
+    response = await getattr(client, method)("/api/hello")
+
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert response["Content-Type"] == PROBLEM
+    assert response["Allow"] == "GET, HEAD"
+    assert response.json()["status"] == 405
+
+
+async def test_head_is_allowed_wherever_get_is(client: AsyncClient) -> None:
+    response = await client.head("/healthz")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.content == b""
+
+
+async def test_unknown_path_is_a_404_problem_not_html(client: AsyncClient) -> None:
+    response = await client.get("/no/such/page")
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response["Content-Type"] == PROBLEM
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "Nothing is at /no/such/page.",
+    }
+
+
+async def test_unknown_host_is_a_400_problem(client: AsyncClient) -> None:
+    response = await client.get("/healthz", headers={"Host": "evil.example"})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response["Content-Type"] == PROBLEM
+
+
+async def test_landing_page_links_every_endpoint_and_names_the_server(
+    client: AsyncClient,
+) -> None:
+    response = await client.get("/")
+
+    html = response.content.decode()
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    for url in ["/healthz", "/readyz", "/api/info", "/api/hello?delay=1", "/admin/"]:
+        assert f'href="{url}"' in html
+    assert '<strong id="asgi-server">' in html
+    # The stylesheet is referenced by its hashed name, so nginx may cache it for a year.
+    assert re.search(r'href="/static/core/site\.[0-9a-f]{12}\.css"', html)
