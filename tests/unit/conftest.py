@@ -1,20 +1,30 @@
-import gc
 from collections.abc import Iterator
 
+import psycopg
 import pytest
 from django.db import connections
 
 
 @pytest.fixture(scope="session", autouse=True)
-def close_pools_before_teardown(django_db_setup: None, django_db_blocker: object) -> Iterator[None]:
-    """Close the psycopg pools before pytest-django drops the test database.
+def close_sessions_before_teardown(
+    django_db_setup: None, django_db_blocker: object
+) -> Iterator[None]:
+    """End the test database's sessions before pytest-django drops it.
 
-    The pool keeps connections open between requests, as it should; PostgreSQL refuses to drop
-    a database that has sessions. Django's test client keeps each request's connection (it
-    disconnects close_old_connections to protect test transactions), so the connections of the
-    finished requests' threads are collected first, which gives them back to the pool.
+    Django's test client keeps each request's connection open (it disconnects
+    close_old_connections to protect test transactions), so a request served in its own thread
+    leaves a connection checked out of the pool. PostgreSQL refuses to drop a database with
+    sessions: close the pools, then end what is left.
     """
     yield
-    gc.collect()
     for connection in connections.all():
         connection.close_pool()  # type: ignore[attr-defined]
+    params = connections["default"].get_connection_params()
+    params.pop("pool", None)
+    test_database = params.pop("dbname")
+    with psycopg.connect(**params, dbname="postgres", autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            [test_database],
+        )
