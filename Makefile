@@ -18,8 +18,12 @@ help:
 	@echo "wrote .env with fresh secrets (mode 600; never commit it)"
 
 .PHONY: up  ## Build, start and wait until healthy; prints the URL (ASGI_SERVER=uvicorn|daphne)
+# Two steps, so that switching ASGI_SERVER recreates the app container only (one `up` would
+# recreate nginx too, as it depends on app); the reload makes nginx resolve `app` again.
 up: .env
-	$(COMPOSE) up --detach --build --wait --wait-timeout 300 --remove-orphans
+	$(COMPOSE) up --detach --build --wait --wait-timeout 300 --remove-orphans app
+	$(COMPOSE) up --detach --build --wait --wait-timeout 60 nginx
+	$(COMPOSE) exec nginx nginx -s reload
 	@echo "Stack is up: http://$$($(COMPOSE) port nginx 8080)/  (ASGI server: $(ASGI_SERVER))"
 
 .PHONY: down  ## Stop and remove the containers; the database volume is kept
