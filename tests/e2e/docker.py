@@ -61,6 +61,19 @@ class Stack:
         if response.status_code != httpx.codes.NOT_MODIFIED:  # 304: already running
             response.raise_for_status()
 
+    def exec(self, service: str, *command: str) -> None:
+        """Run `command` in the service's container; raise if it fails."""
+        cid = self.container(service)["Id"]
+        created = self.api.post(
+            f"/containers/{cid}/exec",
+            json={"Cmd": list(command), "AttachStdout": True, "AttachStderr": True},
+        ).raise_for_status()
+        exec_id = created.json()["Id"]
+        output = self.api.post(f"/exec/{exec_id}/start", json={"Detach": False}).content
+        result = self.api.get(f"/exec/{exec_id}/json").raise_for_status().json()
+        if result["ExitCode"] != 0:
+            raise RuntimeError(f"{command} in {service} exited {result['ExitCode']}: {output!r}")
+
     def wait_healthy(self, service: str, *, within: float) -> None:
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
