@@ -1,8 +1,9 @@
-"""The ASGI entry point: HTTP to Django, lifespan handled here.
+"""The ASGI entry point: HTTP to Django, WebSocket /ws/events to events, lifespan here.
 
 Django's ASGIHandler serves only `http` scopes (it raises on `lifespan`), so this router answers
-the lifespan protocol itself: the server runs it with `--lifespan on`, and at shutdown, after the
-last request has drained, the database pool is closed so PostgreSQL sees clean disconnects.
+the lifespan protocol itself: the server runs it with `--lifespan on` (uvicorn; daphne sends no
+lifespan), and at shutdown, after the last request has drained, the event listener stops and the
+database pool closes, so PostgreSQL sees clean disconnects.
 """
 
 import os
@@ -17,6 +18,9 @@ django_application = get_asgi_application()
 
 from asgiref.sync import sync_to_async  # noqa: E402
 from django.db import connections  # noqa: E402
+
+from events.broker import broker  # noqa: E402
+from events.websocket import events_websocket  # noqa: E402
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -36,6 +40,7 @@ async def lifespan(scope: Scope, receive: Any, send: Any) -> None:
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            await broker().stop()
             await sync_to_async(_close_pools, thread_sensitive=False)()
             await send({"type": "lifespan.shutdown.complete"})
             return
@@ -46,8 +51,10 @@ async def application(scope: Scope, receive: Any, send: Any) -> None:
         await django_application(scope, receive, send)
     elif scope["type"] == "lifespan":
         await lifespan(scope, receive, send)
+    elif scope["type"] == "websocket" and scope["path"] == "/ws/events":
+        await events_websocket(scope, receive, send)
     elif scope["type"] == "websocket":
-        # No WebSocket route yet: refuse the handshake (the server answers 403).
+        # No other WebSocket route: refuse the handshake (the server answers 403).
         await receive()
         await send({"type": "websocket.close", "code": 1008})
     else:

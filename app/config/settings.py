@@ -18,10 +18,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves the API docs' assets locally (no CDN)
     "core",
+    "items",
+    "events",
 ]
 
 MIDDLEWARE = [
+    "core.middleware.ProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -114,6 +118,13 @@ CSRF_FAILURE_VIEW = "core.problems.csrf_failure"
 
 # Limits on what a client may send (nginx enforces the body size first).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1)
+
+# Realtime events (events/): the NOTIFY channel, a subscriber's backlog before it is dropped,
+# the SSE heartbeat, and how long a new subscriber waits for the LISTEN connection.
+EVENTS_CHANNEL = "events"
+EVENTS_QUEUE_SIZE = env.integer("EVENTS_QUEUE_SIZE", 1000, minimum=1)
+EVENTS_HEARTBEAT_SECONDS = env.number("EVENTS_HEARTBEAT_SECONDS", 15.0, minimum=0.1)
+EVENTS_READY_TIMEOUT = 5.0
 
 ASGI_APPLICATION = "config.asgi.application"
 # Name of the ASGI server this process runs under; the serve script sets it from ASGI_SERVER.

@@ -1,8 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+import core.converters  # noqa: F401  (registers the `id` path converter used by the API)
+from config.api import api
+from events.views import events
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/events", events, name="events"),
+    path("api/", api.urls),
     path("", include("core.urls")),
 ]
 

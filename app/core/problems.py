@@ -1,16 +1,30 @@
 """RFC 9457 problem details: the one place that turns errors into responses.
 
-Every error a client can see, from a view, from Django's handlers (400, 403, 404, 500) or from
-CSRF, goes through `problem()`, so the shape is the same everywhere.
+Every error a client can see goes through `problem()`: Django's handlers (400, 403, 404, 500)
+and the CSRF failure view, the API's exception handlers (`install`), and ProblemMiddleware
+(405 from any view, an unreachable database). The shape is the same everywhere.
 """
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from ninja import NinjaAPI
+from ninja.errors import HttpError, ValidationError
 
 CONTENT_TYPE = "application/problem+json"
+# Errors that mean "the database cannot be reached now": the client may retry.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+
+logger = logging.getLogger(__name__)
+
+
+class UnsupportedMediaType(Exception):
+    """The request body is not JSON."""
 
 
 def problem(
@@ -34,11 +48,20 @@ def problem(
 
 
 def method_not_allowed(request: HttpRequest, allowed: Iterable[str]) -> JsonResponse:
-    allow = ", ".join(allowed)
+    allow = ", ".join(sorted(allowed))
     return problem(
         HTTPStatus.METHOD_NOT_ALLOWED,
         f"{request.method} is not allowed on {request.path}; allowed: {allow}.",
         headers={"Allow": allow},
+    )
+
+
+def database_unavailable(exc: Exception) -> JsonResponse:
+    logger.warning("database unavailable: %s", exc)
+    return problem(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "The database is unavailable; retry shortly.",
+        headers={"Retry-After": "5"},
     )
 
 
@@ -62,3 +85,60 @@ def server_error(request: HttpRequest) -> JsonResponse:
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
     return problem(HTTPStatus.FORBIDDEN, f"CSRF verification failed: {reason}")
+
+
+# The API's exception handlers.
+def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    """Bad query parameters are a 400 naming each parameter; a bad body is a 422 with a JSON
+    pointer to each bad field (RFC 9457 section 3)."""
+    parameters, fields = [], []
+    for error in exc.errors:
+        where, *path = error.get("loc", ("body",))
+        detail = str(error.get("msg", "is invalid"))
+        if where in ("query", "path"):
+            parameters.append({"parameter": ".".join(map(str, path)), "detail": detail})
+        else:
+            pointer = "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in path[1:])
+            fields.append({"pointer": f"#/{pointer}" if pointer else "#", "detail": detail})
+    if parameters and not fields:
+        return problem(HTTPStatus.BAD_REQUEST, "Invalid query parameters.", errors=parameters)
+    return problem(
+        HTTPStatus.UNPROCESSABLE_CONTENT,
+        "The request body is not a valid document for this operation.",
+        errors=parameters + fields,
+    )
+
+
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, UnsupportedMediaType):
+        return problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, str(exc.__cause__))
+    if exc.status_code == HTTPStatus.BAD_REQUEST:
+        return problem(HTTPStatus.BAD_REQUEST, "The request body is not valid JSON.")
+    return problem(exc.status_code, str(exc))
+
+
+def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return problem(HTTPStatus.NOT_FOUND, f"Nothing is at {request.path}.")
+
+
+def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return database_unavailable(exc)
+
+
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return server_error(request)
+
+
+def install(api: NinjaAPI) -> None:
+    """Route every exception the API can raise to a problem response."""
+    handlers: list[tuple[type[Exception], Callable[[HttpRequest, Any], HttpResponse]]] = [
+        (ValidationError, _validation_error),
+        (HttpError, _http_error),
+        (Http404, _not_found),
+        (ObjectDoesNotExist, _not_found),
+        *((error, _database_unavailable) for error in DATABASE_UNAVAILABLE),
+        (Exception, _unexpected),
+    ]
+    for exc_class, handler in handlers:
+        api.add_exception_handler(exc_class, handler)

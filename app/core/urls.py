@@ -6,6 +6,4 @@ urlpatterns = [
     path("", views.landing, name="landing"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
-    path("api/info", views.info, name="info"),
-    path("api/hello", views.hello, name="hello"),
 ]

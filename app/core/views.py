@@ -1,11 +1,7 @@
-"""Health, readiness, information, the async hello, and the landing page."""
+"""Health, readiness and the landing page (plain Django views; the API is in core.api)."""
 
-import asyncio
-import math
-import platform
 from http import HTTPStatus
 
-import django
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -16,14 +12,21 @@ from core import selectors
 from core.http import allow
 from core.problems import problem
 
-HELLO_MAX_DELAY = 10.0
-
+# (method, example URL, what it does); the landing page links the GET ones.
 ENDPOINTS = [
-    ("/healthz", "liveness: the process answers (no database)"),
-    ("/readyz", "readiness: the database answers"),
-    ("/api/info", "the running ASGI server, versions, and the client as the app sees it"),
-    ("/api/hello?delay=1", "awaits asyncio.sleep(delay), 0 to 10 s, then says hello"),
-    ("/admin/", "Django admin"),
+    ("GET", "/healthz", "liveness: the process answers (no database)"),
+    ("GET", "/readyz", "readiness: the database answers"),
+    ("GET", "/api/info", "the running ASGI server, versions, and the client as the app sees it"),
+    ("GET", "/api/hello?delay=1", "awaits asyncio.sleep(delay), 0 to 10 s, then says hello"),
+    ("GET", "/api/items?limit=5", "items, keyset-paginated: follow next"),
+    ("POST", "/api/items", 'create: {"name": "...", "description": "..."}'),
+    ("GET", "/api/items/1", "one item; PATCH to change it, DELETE to remove it"),
+    ("GET", "/api/items/export", "every item as NDJSON, streamed"),
+    ("GET", "/api/events", "Server-Sent Events: item created, updated, deleted"),
+    ("WS", "/ws/events", "the same events over a WebSocket"),
+    ("GET", "/api/docs", "interactive API documentation"),
+    ("GET", "/api/openapi.json", "the OpenAPI schema"),
+    ("GET", "/admin/", "Django admin"),
 ]
 
 
@@ -43,39 +46,6 @@ async def readyz(request: HttpRequest) -> JsonResponse:
             headers={"Retry-After": "5"},
         )
     return JsonResponse({"status": "ready", "database": "ok"})
-
-
-@allow("GET")
-async def info(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(
-        {
-            "asgi_server": settings.ASGI_SERVER,
-            "versions": {
-                "app": config.__version__,
-                "django": django.get_version(),
-                "python": platform.python_version(),
-                "postgresql": await selectors.database_version_or_none(),
-            },
-            "client": {"address": request.META.get("REMOTE_ADDR"), "scheme": request.scheme},
-        }
-    )
-
-
-@allow("GET")
-async def hello(request: HttpRequest) -> JsonResponse:
-    raw = request.GET.get("delay", "1")
-    try:
-        delay = float(raw)
-    except ValueError:
-        delay = math.nan
-    if not 0 <= delay <= HELLO_MAX_DELAY:  # NaN and infinities fail this too
-        return problem(
-            HTTPStatus.BAD_REQUEST,
-            f"delay must be a number of seconds from 0 to {HELLO_MAX_DELAY:g}.",
-            errors=[{"name": "delay", "reason": f"not a number from 0 to 10: {raw[:50]!r}"}],
-        )
-    await asyncio.sleep(delay)
-    return JsonResponse({"message": "Hello, World!"})
 
 
 @allow("GET")

@@ -1,0 +1,132 @@
+"""The items API: list, create, read, update, delete, export."""
+
+import base64
+import binascii
+from collections.abc import AsyncIterator
+from http import HTTPStatus
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import reverse
+from django.utils.http import urlencode
+from ninja import Router, Status
+from ninja.errors import ValidationError
+from ninja.params.functions import Query
+
+from core.api import problems
+from items import selectors, services
+from items.models import Item
+from items.schemas import ItemIn, ItemOut, ItemPage, ItemPatch
+
+router = Router(tags=["items"])
+
+EXPORT_BATCH = 500  # rows per chunk written to the client
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"after:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The id after which the page starts; a cursor not made by encode_cursor is a 400."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = text.partition(":")
+        if prefix != "after" or not number.isascii() or not number.isdigit() or len(number) > 19:
+            raise ValueError(cursor)
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationError(
+            [{"loc": ("query", "cursor"), "msg": "is not a cursor from a previous page"}]
+        ) from None
+
+
+@router.get(
+    "/items",
+    response={200: ItemPage, **problems(400, 503)},
+    summary="List items",
+    url_name="item_list",
+)
+async def item_list(
+    request: HttpRequest,
+    limit: int = Query(20, ge=1, le=100, description="items per page, 1 to 100"),
+    cursor: str | None = Query(None, max_length=100, description="from the previous `next`"),
+) -> dict[str, Any]:
+    after_id = decode_cursor(cursor) if cursor else 0
+    items, more = await selectors.item_list(after_id=after_id, limit=limit)
+    next_url = None
+    if more:
+        query = urlencode({"limit": str(limit), "cursor": encode_cursor(items[-1].pk)})
+        next_url = request.build_absolute_uri(f"{reverse('api:item_list')}?{query}")
+    return {"items": items, "next": next_url}
+
+
+@router.post(
+    "/items", response={201: ItemOut, **problems(400, 415, 422, 503)}, summary="Create an item"
+)
+async def item_create(
+    request: HttpRequest, response: HttpResponse, payload: ItemIn
+) -> Status[Item]:
+    item = await services.item_create(name=payload.name, description=payload.description)
+    response["Location"] = reverse("api:item_get", kwargs={"item_id": item.pk})
+    return Status(HTTPStatus.CREATED, item)
+
+
+@router.get(
+    "/items/export",
+    response={200: None, **problems(503)},
+    summary="Every item as NDJSON, streamed",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "one item per line, in id order",
+                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            }
+        }
+    },
+)
+async def item_export(request: HttpRequest) -> StreamingHttpResponse:
+    async def lines() -> AsyncIterator[str]:
+        batch: list[str] = []
+        async for item in selectors.item_export():
+            batch.append(ItemOut.model_validate(item).model_dump_json() + "\n")
+            if len(batch) == EXPORT_BATCH:
+                yield "".join(batch)
+                batch.clear()
+        if batch:
+            yield "".join(batch)
+
+    return StreamingHttpResponse(
+        lines(),
+        content_type="application/x-ndjson",
+        headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"},
+    )
+
+
+@router.get(
+    "/items/{id:item_id}",
+    response={200: ItemOut, **problems(404, 503)},
+    summary="One item",
+    url_name="item_get",
+)
+async def item_get(request: HttpRequest, item_id: int) -> Item:
+    return await selectors.item_get(item_id=item_id)
+
+
+@router.patch(
+    "/items/{id:item_id}",
+    response={200: ItemOut, **problems(400, 404, 415, 422, 503)},
+    summary="Change an item's fields",
+)
+async def item_update(request: HttpRequest, item_id: int, payload: ItemPatch) -> Item:
+    return await services.item_update(
+        item_id=item_id, name=payload.name, description=payload.description
+    )
+
+
+@router.delete(
+    "/items/{id:item_id}", response={204: None, **problems(404, 503)}, summary="Delete an item"
+)
+async def item_delete(request: HttpRequest, item_id: int) -> Status[None]:
+    await services.item_delete(item_id=item_id)
+    return Status(HTTPStatus.NO_CONTENT, None)

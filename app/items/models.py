@@ -1,0 +1,31 @@
+from django.db import models
+from django.db.models.functions import Length
+from django.db.models.lookups import GreaterThan, LessThanOrEqual
+
+NAME_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 10_000
+
+
+class Item(models.Model):
+    """An item. Every insert, update and delete is announced by the `items_item_notify` trigger
+    (migration 0002) with NOTIFY on the `events` channel, in the same transaction as the change."""
+
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=GreaterThan(Length("name"), 0), name="item_name_not_empty"
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("description"), DESCRIPTION_MAX_LENGTH),
+                name="item_description_max_length",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

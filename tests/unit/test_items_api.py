@@ -1,0 +1,346 @@
+"""The items API through Django's AsyncClient, against the real database."""
+
+import json
+from http import HTTPStatus
+from typing import Any, cast
+
+import pytest
+from django.test import AsyncClient
+
+from items.models import Item
+
+PROBLEM = "application/problem+json"
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def client() -> AsyncClient:
+    return AsyncClient()
+
+
+async def post_json(client: AsyncClient, path: str, body: Any) -> Any:
+    return await client.post(path, json.dumps(body), content_type="application/json")
+
+
+async def patch_json(client: AsyncClient, path: str, body: Any) -> Any:
+    return await client.patch(path, json.dumps(body), content_type="application/json")
+
+
+async def test_item_create_answers_201_with_location_and_stores_the_item(
+    client: AsyncClient,
+) -> None:
+    response = await post_json(client, "/api/items", {"name": "Lamp", "description": "bright"})
+
+    body = response.json()
+    assert response.status_code == HTTPStatus.CREATED
+    assert response["Location"] == f"/api/items/{body['id']}"
+    assert body["name"] == "Lamp"
+    assert body["description"] == "bright"
+    assert body["created_at"] == body["updated_at"] or body["created_at"] <= body["updated_at"]
+    stored = await Item.objects.aget(pk=body["id"])
+    assert (stored.name, stored.description) == ("Lamp", "bright")
+
+
+async def test_item_create_defaults_description_to_empty(client: AsyncClient) -> None:
+    response = await post_json(client, "/api/items", {"name": "Bare"})
+
+    assert response.status_code == HTTPStatus.CREATED
+    assert response.json()["description"] == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert('x')</script>",
+        "'; DROP TABLE items_item; --",
+        "Ünïcødé ✓ 🚀🎉 漢字 עברית",
+        "👩‍👩‍👧‍👦" * 20,
+        "line\nbreak\ttab",
+    ],
+)
+async def test_item_text_is_stored_and_returned_verbatim(client: AsyncClient, text: str) -> None:
+    created = await post_json(client, "/api/items", {"name": text[:200], "description": text})
+
+    fetched = await client.get(created["Location"])
+    assert fetched.json()["name"] == text[:200]
+    assert fetched.json()["description"] == text
+    assert await Item.objects.filter(description=text).aexists()
+
+
+async def test_item_name_of_200_emoji_is_accepted(client: AsyncClient) -> None:
+    # Limits count characters, not bytes: 200 emoji are 800 bytes of UTF-8.
+    response = await post_json(client, "/api/items", {"name": "🚀" * 200})
+
+    assert response.status_code == HTTPStatus.CREATED
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        ({}, "#/name"),
+        ({"name": ""}, "#/name"),
+        ({"name": "   "}, "#/name"),
+        ({"name": "x" * 201}, "#/name"),
+        ({"name": 42}, "#/name"),
+        ({"name": None}, "#/name"),
+        ({"name": ["a"]}, "#/name"),
+        ({"name": "ok", "description": "x" * 10_001}, "#/description"),
+        ({"name": "ok", "description": 1}, "#/description"),
+        ({"name": "nul\u0000byte"}, "#/name"),
+        ({"name": "ok", "description": "lone \ud800 surrogate"}, "#/description"),
+        ({"name": "ok", "colour": "red"}, "#/colour"),
+    ],
+)
+async def test_item_create_rejects_invalid_fields_with_422_naming_them(
+    client: AsyncClient, body: dict[str, Any], pointer: str
+) -> None:
+    response = await post_json(client, "/api/items", body)
+
+    problem = response.json()
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_CONTENT
+    assert response["Content-Type"] == PROBLEM
+    assert problem["status"] == 422
+    assert pointer in [error["pointer"] for error in problem["errors"]]
+    assert await Item.objects.acount() == 0
+
+
+@pytest.mark.parametrize("body", [[], ["name"], "name", 3, None])
+async def test_item_create_rejects_a_body_that_is_not_an_object(
+    client: AsyncClient, body: Any
+) -> None:
+    response = await post_json(client, "/api/items", body)
+
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_CONTENT
+    assert response["Content-Type"] == PROBLEM
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{", b'{"name": }', b"\xff\xfe", b'{"name": "a"} trailing', b"[" * 100_000]
+)
+async def test_item_create_rejects_malformed_json_with_400(client: AsyncClient, raw: bytes) -> None:
+    response = await client.post("/api/items", raw, content_type="application/json")
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["detail"] == "The request body is not valid JSON."
+    assert await Item.objects.acount() == 0
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""],
+)
+async def test_item_create_rejects_a_non_json_content_type_with_415(
+    client: AsyncClient, content_type: str
+) -> None:
+    response = await client.post("/api/items", b'{"name": "a"}', content_type=content_type)
+
+    assert response.status_code == HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    assert response["Content-Type"] == PROBLEM
+    assert await Item.objects.acount() == 0
+
+
+async def test_item_create_accepts_json_with_a_charset(client: AsyncClient) -> None:
+    response = await client.post(
+        "/api/items", b'{"name": "a"}', content_type="application/json; charset=utf-8"
+    )
+
+    assert response.status_code == HTTPStatus.CREATED
+
+
+async def test_item_get_answers_the_item(client: AsyncClient) -> None:
+    item = await Item.objects.acreate(name="Chair", description="wooden")
+
+    response = await client.get(f"/api/items/{item.pk}")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["name"] == "Chair"
+
+
+@pytest.mark.parametrize(
+    "item_id", ["999999", "0", "-1", "abc", "1.5", "9223372036854775808", "9" * 30, "%00"]
+)
+async def test_item_get_unknown_or_impossible_id_is_404(client: AsyncClient, item_id: str) -> None:
+    response = await client.get(f"/api/items/{item_id}")
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response["Content-Type"] == PROBLEM
+
+
+async def test_item_get_largest_bigint_id_is_a_plain_404(client: AsyncClient) -> None:
+    response = await client.get("/api/items/9223372036854775807")
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+
+
+async def test_item_patch_changes_only_the_given_fields(client: AsyncClient) -> None:
+    item = await Item.objects.acreate(name="Old", description="keep me")
+
+    response = await patch_json(client, f"/api/items/{item.pk}", {"name": "New"})
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["name"] == "New"
+    assert response.json()["description"] == "keep me"
+    await item.arefresh_from_db()
+    assert (item.name, item.description) == ("New", "keep me")
+    assert response.json()["updated_at"] > response.json()["created_at"]
+
+
+async def test_item_patch_with_nothing_changes_nothing(client: AsyncClient) -> None:
+    item = await Item.objects.acreate(name="Same")
+
+    response = await patch_json(client, f"/api/items/{item.pk}", {})
+
+    assert response.status_code == HTTPStatus.OK
+    await item.arefresh_from_db()
+    assert item.updated_at == item.created_at or response.json()["name"] == "Same"
+
+
+@pytest.mark.parametrize(
+    ("body", "pointer"),
+    [
+        ({"name": None}, "#/name"),
+        ({"description": None}, "#/description"),
+        ({"name": ""}, "#/name"),
+        ({"name": "x" * 201}, "#/name"),
+        ({"id": 5}, "#/id"),
+    ],
+)
+async def test_item_patch_validates_like_create(
+    client: AsyncClient, body: dict[str, Any], pointer: str
+) -> None:
+    item = await Item.objects.acreate(name="Stay")
+
+    response = await patch_json(client, f"/api/items/{item.pk}", body)
+
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_CONTENT
+    assert pointer in [error["pointer"] for error in response.json()["errors"]]
+    await item.arefresh_from_db()
+    assert item.name == "Stay"
+
+
+async def test_item_patch_unknown_id_is_404(client: AsyncClient) -> None:
+    response = await patch_json(client, "/api/items/424242", {"name": "x"})
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response["Content-Type"] == PROBLEM
+
+
+async def test_item_delete_answers_204_then_the_item_is_gone(client: AsyncClient) -> None:
+    item = await Item.objects.acreate(name="Bye")
+
+    response = await client.delete(f"/api/items/{item.pk}")
+
+    assert response.status_code == HTTPStatus.NO_CONTENT
+    assert response.content == b""
+    assert not await Item.objects.filter(pk=item.pk).aexists()
+    again = await client.delete(f"/api/items/{item.pk}")
+    assert again.status_code == HTTPStatus.NOT_FOUND
+
+
+async def test_items_path_refuses_other_methods_with_405_and_allow(client: AsyncClient) -> None:
+    response = await client.put("/api/items", b"{}", content_type="application/json")
+
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert response["Content-Type"] == PROBLEM
+    assert response["Allow"] == "GET, POST"
+
+
+async def test_item_list_pages_through_every_item_in_order(client: AsyncClient) -> None:
+    created = [await Item.objects.acreate(name=f"item {n}") for n in range(7)]
+
+    seen: list[int] = []
+    url: str | None = "/api/items?limit=3"
+    pages = 0
+    while url:
+        response = await client.get(url)
+        assert response.status_code == HTTPStatus.OK
+        seen += [item["id"] for item in response.json()["items"]]
+        url = response.json()["next"]
+        pages += 1
+
+    assert seen == [item.pk for item in created]
+    assert pages == 3
+
+
+async def test_item_list_next_is_an_absolute_url(client: AsyncClient) -> None:
+    for n in range(3):
+        await Item.objects.acreate(name=f"item {n}")
+
+    response = await client.get("/api/items", {"limit": 2})
+
+    assert response.json()["next"].startswith("http://testserver/api/items?limit=2&cursor=")
+
+
+async def test_item_list_defaults_to_20_and_says_when_there_is_no_more(
+    client: AsyncClient,
+) -> None:
+    await Item.objects.abulk_create([Item(name=f"item {n}") for n in range(20)])
+
+    response = await client.get("/api/items")
+
+    assert len(response.json()["items"]) == 20
+    assert response.json()["next"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "-5"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"cursor": "YWZ0ZXI6LTE"}, "cursor"),  # "after:-1"
+        ({"cursor": "x" * 101}, "cursor"),
+    ],
+)
+async def test_item_list_rejects_bad_parameters_with_400_naming_them(
+    client: AsyncClient, query: dict[str, str], parameter: str
+) -> None:
+    response = await client.get("/api/items", query)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response["Content-Type"] == PROBLEM
+    assert [error["parameter"] for error in response.json()["errors"]] == [parameter]
+
+
+async def test_item_export_streams_every_item_as_ndjson(client: AsyncClient) -> None:
+    await Item.objects.abulk_create([Item(name=f"item {n}") for n in range(1234)])
+
+    response = await client.get("/api/items/export")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "application/x-ndjson"
+    assert response["X-Accel-Buffering"] == "no"
+    stream: Any = cast(Any, response).streaming_content
+    lines = b"".join([chunk async for chunk in stream]).splitlines()
+    items = [json.loads(line) for line in lines]
+    assert [item["name"] for item in items] == [f"item {n}" for n in range(1234)]
+
+
+async def test_openapi_schema_documents_every_operation_and_problem_responses(
+    client: AsyncClient,
+) -> None:
+    schema = (await client.get("/api/openapi.json")).json()
+
+    operations = {(method.upper(), path) for path, ops in schema["paths"].items() for method in ops}
+    assert operations >= {
+        ("GET", "/api/info"),
+        ("GET", "/api/hello"),
+        ("GET", "/api/items"),
+        ("POST", "/api/items"),
+        ("GET", "/api/items/export"),
+        ("GET", "/api/items/{item_id}"),
+        ("PATCH", "/api/items/{item_id}"),
+        ("DELETE", "/api/items/{item_id}"),
+    }
+    created = schema["paths"]["/api/items"]["post"]["responses"]
+    assert "application/problem+json" in created["422"]["content"]
+
+
+async def test_api_docs_page_renders(client: AsyncClient) -> None:
+    response = await client.get("/api/docs")
+
+    assert response.status_code == HTTPStatus.OK
+    assert b"openapi.json" in response.content
