@@ -54,7 +54,7 @@ USER app
 
 FROM base AS test
 # The source tree is read-only for the test user: tool caches go to /tmp.
-ENV RUFF_CACHE_DIR=/tmp/ruff MYPY_CACHE_DIR=/tmp/mypy
+ENV RUFF_CACHE_DIR=/tmp/ruff MYPY_CACHE_DIR=/tmp/mypy HYPOTHESIS_STORAGE_DIRECTORY=/tmp/hypothesis
 COPY --from=test-builder /opt/venv /opt/venv
 COPY pyproject.toml /src/pyproject.toml
 COPY app/ /src/app/

@@ -45,8 +45,14 @@ def test_readyz_turns_503_without_the_database_and_recovers(
     down = poll_readyz(HTTPStatus.SERVICE_UNAVAILABLE, within=15)
     # Never a hang: each answer comes within the pool's wait plus the connect timeout.
     assert max(seconds for _, seconds in down) < 10
-    with httpx.Client(base_url=BASE_URL) as client:
+    with httpx.Client(base_url=BASE_URL, timeout=30) as client:
         assert client.get("/healthz").status_code == HTTPStatus.OK  # liveness needs no database
+        started = time.monotonic()
+        items = client.get("/api/items")
+        assert time.monotonic() - started < 10
+        assert items.status_code == HTTPStatus.SERVICE_UNAVAILABLE  # not a 500
+        assert items.headers["content-type"] == "application/problem+json"
+        assert items.headers["retry-after"] == "5"
 
     stack.start("db")
     stack.wait_healthy("db", within=60)
