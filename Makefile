@@ -50,6 +50,15 @@ shell:
 dbshell:
 	$(COMPOSE) exec db sh -c 'psql -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
 
+.PHONY: superuser  ## Create an admin account: asks, or takes DJANGO_SUPERUSER_USERNAME/_EMAIL/_PASSWORD
+superuser:
+	@if [ -n "$$DJANGO_SUPERUSER_PASSWORD" ]; then \
+	  $(COMPOSE) exec -e DJANGO_SUPERUSER_USERNAME -e DJANGO_SUPERUSER_EMAIL \
+	    -e DJANGO_SUPERUSER_PASSWORD app python manage.py createsuperuser --noinput; \
+	else \
+	  $(COMPOSE) exec app python manage.py createsuperuser; \
+	fi
+
 .PHONY: migrate  ## Apply database migrations (the stack runs them at start too)
 migrate: .env
 	$(COMPOSE) run --rm --build migrate
