@@ -1,4 +1,5 @@
-"""The ASGI entry point: HTTP to Django, WebSocket /ws/events to events, lifespan here.
+"""The ASGI entry point: HTTP to Django, WebSocket /ws/events to events, lifespan here, and
+/bench/raw to a bare ASGI handler (the limit Django's overhead is measured against).
 
 Django's ASGIHandler serves only `http` scopes (it raises on `lifespan`), so this router answers
 the lifespan protocol itself: the server runs it with `--lifespan on` (uvicorn; daphne sends no
@@ -46,8 +47,20 @@ async def lifespan(scope: Scope, receive: Any, send: Any) -> None:
             return
 
 
+RAW_BODY = b'{"message":"Hello, World!"}'
+RAW_HEADERS = [(b"content-type", b"application/json"), (b"content-length", b"27")]
+
+
+async def raw_json(scope: Scope, receive: Any, send: Any) -> None:
+    """The same answer as /bench/json with no framework at all: the server's own limit."""
+    await send({"type": "http.response.start", "status": 200, "headers": RAW_HEADERS})
+    await send({"type": "http.response.body", "body": RAW_BODY})
+
+
 async def application(scope: Scope, receive: Any, send: Any) -> None:
-    if scope["type"] == "http":
+    if scope["type"] == "http" and scope["path"] == "/bench/raw":
+        await raw_json(scope, receive, send)
+    elif scope["type"] == "http":
         await django_application(scope, receive, send)
     elif scope["type"] == "lifespan":
         await lifespan(scope, receive, send)

@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "core",
     "items",
     "events",
+    "bench",
 ]
 
 MIDDLEWARE = [
@@ -53,8 +54,24 @@ TEMPLATES = [
 ]
 
 # The pool replaces persistent connections: CONN_MAX_AGE must stay 0 with it, and persistent
-# connections are wrong under ASGI anyway (each request runs in its own thread).
+# connections are wrong under ASGI anyway (each request runs in its own thread). DB_POOL=false
+# and CONN_MAX_AGE exist for `make bench`, to measure the setups people use instead.
 # https://docs.djangoproject.com/en/6.1/ref/databases/#connection-pool
+DB_POOL = env.boolean("DB_POOL", default=True)
+CONN_MAX_AGE = env.integer("CONN_MAX_AGE", 0)
+if DB_POOL and CONN_MAX_AGE:
+    raise env.ConfigError("CONN_MAX_AGE", "must be 0 while DB_POOL is on")
+DATABASE_OPTIONS: dict[str, object] = {
+    # Bounds how long a request waits on an unreachable server (seconds).
+    "connect_timeout": env.integer("DB_CONNECT_TIMEOUT", 3, minimum=1),
+}
+if DB_POOL:
+    DATABASE_OPTIONS["pool"] = {
+        "min_size": env.integer("DB_POOL_MIN_SIZE", 2),
+        "max_size": env.integer("DB_POOL_MAX_SIZE", 10, minimum=1),
+        # Seconds a request waits for a free connection before a 503.
+        "timeout": env.number("DB_POOL_TIMEOUT", 5.0, minimum=0.1),
+    }
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.postgresql",
@@ -63,19 +80,11 @@ DATABASES = {
         "NAME": env.required("POSTGRES_DB"),
         "USER": env.required("POSTGRES_USER"),
         "PASSWORD": env.required("POSTGRES_PASSWORD", secret=True),
+        "CONN_MAX_AGE": CONN_MAX_AGE,
         # With the pool, health checks make getconn() test a connection before handing it out,
         # so a restarted database costs no failed request.
         "CONN_HEALTH_CHECKS": env.boolean("DB_CONN_HEALTH_CHECKS", default=True),
-        "OPTIONS": {
-            # Bounds how long a request waits on an unreachable server (seconds).
-            "connect_timeout": env.integer("DB_CONNECT_TIMEOUT", 3, minimum=1),
-            "pool": {
-                "min_size": env.integer("DB_POOL_MIN_SIZE", 2),
-                "max_size": env.integer("DB_POOL_MAX_SIZE", 10, minimum=1),
-                # Seconds a request waits for a free connection before a 503.
-                "timeout": env.number("DB_POOL_TIMEOUT", 5.0, minimum=0.1),
-            },
-        },
+        "OPTIONS": DATABASE_OPTIONS,
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -126,7 +135,13 @@ EVENTS_QUEUE_SIZE = env.integer("EVENTS_QUEUE_SIZE", 1000, minimum=1)
 EVENTS_HEARTBEAT_SECONDS = env.number("EVENTS_HEARTBEAT_SECONDS", 15.0, minimum=0.1)
 EVENTS_READY_TIMEOUT = 5.0
 
+# The TechEmpower views (bench/): async, or their sync twins for the WSGI contender.
+BENCH_VIEWS = env.string("BENCH_VIEWS", "async")
+if BENCH_VIEWS not in {"async", "sync"}:
+    raise env.ConfigError("BENCH_VIEWS", f"must be async or sync, got {BENCH_VIEWS!r}")
+
 ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
 # Name of the ASGI server this process runs under; the serve script sets it from ASGI_SERVER.
 ASGI_SERVER = env.string("ASGI_SERVER", "unknown")
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/events", events, name="events"),
     path("api/", api.urls),
+    path("bench/", include("bench.urls")),
     path("", include("core.urls")),
 ]
 
