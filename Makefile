@@ -75,6 +75,10 @@ lint:
 test:
 	bash tests/run all
 
+.PHONY: bench  ## Benchmark every contender (about 6 min); BENCH_DURATION, BENCH_RUNS, BENCH_ONLY narrow it
+bench:
+	bash bench/run
+
 .PHONY: clean  ## Remove containers, images AND the database volume (asks first; FORCE=1 skips)
 clean:
 	@if [ "$(FORCE)" != 1 ]; then \

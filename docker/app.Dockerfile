@@ -25,7 +25,13 @@ FROM builder AS test-builder
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
     --mount=type=bind,source=uv.lock,target=uv.lock \
-    uv sync --locked --no-install-project --python /usr/local/bin/python3
+    uv sync --locked --all-groups --no-install-project --python /usr/local/bin/python3
+
+FROM builder AS bench-builder
+RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
+    --mount=type=bind,source=uv.lock,target=uv.lock \
+    uv sync --locked --no-dev --group bench --no-install-project --python /usr/local/bin/python3
 
 FROM ${PYTHON_IMAGE} AS base
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -37,7 +43,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin app
-COPY --chmod=755 docker/serve /usr/local/bin/serve
+COPY --chmod=755 docker/serve docker/healthcheck /usr/local/bin/
 WORKDIR /app
 EXPOSE 8000
 STOPSIGNAL SIGTERM
@@ -52,6 +58,17 @@ RUN SECRET_KEY=collectstatic-only POSTGRES_HOST=- POSTGRES_DB=- POSTGRES_USER=- 
     POSTGRES_PASSWORD=collectstatic-only python manage.py collectstatic --noinput -v 0
 USER app
 
+# `make bench`: the app with the peers' servers (gunicorn) and the load generator (wrk).
+FROM base AS bench
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
+    --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \
+    apt-get update && apt-get install --yes --no-install-recommends wrk
+COPY --from=bench-builder /opt/venv /opt/venv
+COPY app/ /app/
+RUN SECRET_KEY=collectstatic-only POSTGRES_HOST=- POSTGRES_DB=- POSTGRES_USER=- \
+    POSTGRES_PASSWORD=collectstatic-only python manage.py collectstatic --noinput -v 0
+USER app
+
 FROM base AS test
 # The source tree is read-only for the test user: tool caches go to /tmp.
 ENV RUFF_CACHE_DIR=/tmp/ruff MYPY_CACHE_DIR=/tmp/mypy HYPOTHESIS_STORAGE_DIRECTORY=/tmp/hypothesis
@@ -59,6 +76,7 @@ COPY --from=test-builder /opt/venv /opt/venv
 COPY pyproject.toml /src/pyproject.toml
 COPY app/ /src/app/
 COPY tests/ /src/tests/
+COPY bench/*.py /src/bench/
 WORKDIR /src
 RUN SECRET_KEY=collectstatic-only POSTGRES_HOST=- POSTGRES_DB=- POSTGRES_USER=- \
     POSTGRES_PASSWORD=collectstatic-only python app/manage.py collectstatic --noinput -v 0

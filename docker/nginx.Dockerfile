@@ -23,6 +23,7 @@ RUN SECRET_KEY=collectstatic-only POSTGRES_HOST=- POSTGRES_DB=- POSTGRES_USER=- 
 
 FROM ${NGINX_IMAGE} AS nginx
 RUN rm -f /etc/nginx/conf.d/default.conf
+COPY nginx/nginx.conf /etc/nginx/nginx.conf
 COPY nginx/conf.d/ /etc/nginx/conf.d/
 COPY nginx/snippets/ /etc/nginx/snippets/
 COPY nginx/errors/ /usr/share/nginx/_errors/

@@ -18,8 +18,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_application = get_asgi_application()
 
 from asgiref.sync import sync_to_async  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.db import connections  # noqa: E402
 
+from config.handler import LeanASGIHandler  # noqa: E402
 from events.broker import broker  # noqa: E402
 from events.websocket import events_websocket  # noqa: E402
 
@@ -47,6 +49,12 @@ async def lifespan(scope: Scope, receive: Any, send: Any) -> None:
             return
 
 
+# /api/ and /bench/ use no session, user, CSRF or message: with LEAN_API_HANDLER on, they run
+# through a handler with natively async middleware only (config/handler.py). Everything else,
+# the admin first, keeps Django's full middleware.
+api_application = LeanASGIHandler() if settings.LEAN_API_HANDLER else django_application
+LEAN_PREFIXES = ("/api/", "/bench/")
+
 RAW_BODY = b'{"message":"Hello, World!"}'
 RAW_HEADERS = [(b"content-type", b"application/json"), (b"content-length", b"27")]
 
@@ -60,6 +68,8 @@ async def raw_json(scope: Scope, receive: Any, send: Any) -> None:
 async def application(scope: Scope, receive: Any, send: Any) -> None:
     if scope["type"] == "http" and scope["path"] == "/bench/raw":
         await raw_json(scope, receive, send)
+    elif scope["type"] == "http" and scope["path"].startswith(LEAN_PREFIXES):
+        await api_application(scope, receive, send)
     elif scope["type"] == "http":
         await django_application(scope, receive, send)
     elif scope["type"] == "lifespan":

@@ -8,7 +8,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = env.required("SECRET_KEY", secret=True)
 DEBUG = env.boolean("DEBUG", default=False)
-ALLOWED_HOSTS = env.csv("ALLOWED_HOSTS", "localhost,127.0.0.1")
+# localhost and 127.0.0.1 are always allowed: the containers' own health checks use them, and a
+# DNS-rebinding page cannot send them (its requests carry the attacker's host name).
+ALLOWED_HOSTS = [*env.csv("ALLOWED_HOSTS", ""), "localhost", "127.0.0.1"]
 CSRF_TRUSTED_ORIGINS = env.csv("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
@@ -34,6 +36,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# The middleware of /api/ and /bench/ with LEAN_API_HANDLER on (config/handler.py): natively
+# async, no thread hop; the same protections minus sessions, users, CSRF and messages, which the
+# API does not use.
+LEAN_API_HANDLER = env.boolean("LEAN_API_HANDLER", default=True)
+API_MIDDLEWARE = [
+    "core.middleware.ProblemMiddleware",
+    "core.middleware.InlineSecurityMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -119,8 +119,10 @@ async def test_wrong_method_is_a_405_problem_with_allow(client: httpx.AsyncClien
     assert response.headers["allow"] == "GET"
 
 
-async def test_unknown_host_is_a_400_problem(client: httpx.AsyncClient) -> None:
-    response = await client.get("/healthz", headers={"Host": "attacker.example"})
+@pytest.mark.parametrize("path", ["/healthz", "/api/info", "/bench/json"])
+async def test_unknown_host_is_a_400_problem(client: httpx.AsyncClient, path: str) -> None:
+    # /healthz runs Django's full middleware, /api/ and /bench/ the lean handler's.
+    response = await client.get(path, headers={"Host": "attacker.example"})
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert response.headers["content-type"] == PROBLEM

@@ -1,8 +1,13 @@
+import importlib
 from collections.abc import Iterator
 
 import psycopg
 import pytest
+from asgiref.sync import sync_to_async
+from django.apps import apps
 from django.db import connections
+
+from bench.models import World
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -28,3 +33,11 @@ def close_sessions_before_teardown(
             " WHERE datname = %s AND pid <> pg_backend_pid()",
             [test_database],
         )
+
+
+@pytest.fixture
+async def bench_data() -> None:
+    """The rows the data migration writes; transactional tests flush them, so refill."""
+    if not await World.objects.aexists():
+        data_migration = importlib.import_module("bench.migrations.0002_data")
+        await sync_to_async(data_migration.fill)(apps, None)

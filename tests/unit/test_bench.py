@@ -1,27 +1,16 @@
 """The TechEmpower test types follow the published rules."""
 
-import importlib
 import json
 import re
 from http import HTTPStatus
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
-from django.apps import apps
 from django.test import AsyncClient
 
 from bench.models import Fortune, World
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("bench_data")]
-
-
-@pytest.fixture
-async def bench_data() -> None:
-    """The rows the data migration writes; transactional tests flush them, so refill."""
-    if not await World.objects.aexists():
-        data_migration = importlib.import_module("bench.migrations.0002_data")
-        await sync_to_async(data_migration.fill)(apps, None)
 
 
 @pytest.fixture

@@ -1,0 +1,137 @@
+"""The lean handler that serves /api/ and /bench/: same protections, no thread hop.
+
+Django's test client runs its own handler with settings.MIDDLEWARE, so these tests drive the
+project's ASGI application itself, as a server would.
+"""
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core import signals
+from django.db import connections
+
+from config import asgi
+from config.handler import LeanASGIHandler
+
+
+async def call(path: str, *, host: bytes = b"localhost", method: str = "GET") -> dict[str, Any]:
+    """Serve one request through config.asgi.application; answer status, headers and body."""
+    path, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", host)],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    messages: list[dict[str, Any]] = []
+    request_sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal request_sent
+        if not request_sent:
+            request_sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # the client stays connected; Django cancels this wait
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    await asgi.application(scope, receive, send)
+    start = messages[0]
+    body = b"".join(m.get("body", b"") for m in messages[1:])
+    headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    return {"status": start["status"], "headers": headers, "body": body}
+
+
+def test_api_paths_are_served_by_the_lean_handler() -> None:
+    assert settings.LEAN_API_HANDLER
+    assert isinstance(asgi.api_application, LeanASGIHandler)
+    assert all(path.startswith(asgi.LEAN_PREFIXES) for path in ["/api/items", "/bench/json"])
+
+
+async def test_lean_handler_keeps_the_security_headers() -> None:
+    response = await call("/api/hello?delay=0")
+
+    assert response["status"] == 200
+    assert json.loads(response["body"]) == {"message": "Hello, World!"}
+    assert response["headers"]["x-content-type-options"] == "nosniff"
+    assert response["headers"]["x-frame-options"] == "DENY"
+    assert response["headers"]["referrer-policy"] == "same-origin"
+    assert response["headers"]["cross-origin-opener-policy"] == "same-origin"
+
+
+async def test_lean_handler_refuses_unknown_hosts_with_a_problem() -> None:
+    response = await call("/api/hello?delay=0", host=b"attacker.example")
+
+    assert response["status"] == 400
+    assert response["headers"]["content-type"] == "application/problem+json"
+
+
+async def test_lean_handler_turns_405_into_a_problem() -> None:
+    response = await call("/api/hello", method="DELETE")
+
+    assert response["status"] == 405
+    assert response["headers"]["allow"] == "GET"
+    assert response["headers"]["content-type"] == "application/problem+json"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_pages_outside_the_api_keep_the_full_middleware() -> None:
+    response = await call("/admin/login/")
+
+    assert response["status"] == 200
+    assert "csrftoken" in response["headers"].get("set-cookie", "")
+
+
+@pytest.fixture
+def counted_signals() -> Iterator[dict[str, int]]:
+    counts = {"started": 0, "finished": 0}
+
+    def started(**kwargs: Any) -> None:
+        counts["started"] += 1
+
+    def finished(**kwargs: Any) -> None:
+        counts["finished"] += 1
+
+    signals.request_started.connect(started, weak=False)
+    signals.request_finished.connect(finished, weak=False)
+    yield counts
+    signals.request_started.disconnect(started)
+    signals.request_finished.disconnect(finished)
+
+
+async def test_custom_signal_receivers_fire_once_per_request(
+    counted_signals: dict[str, int],
+) -> None:
+    for _ in range(3):
+        assert (await call("/api/hello?delay=0"))["status"] == 200
+
+    assert counted_signals == {"started": 3, "finished": 3}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("bench_data")
+async def test_every_pool_connection_is_back_after_a_burst() -> None:
+    pool = connections["default"].pool  # type: ignore[attr-defined]
+    before = pool.get_stats()  # the test's own connection (bench_data) is checked out
+    in_use_before = before["pool_size"] - before["pool_available"]
+
+    responses = await asyncio.gather(*(call("/bench/queries?queries=3") for _ in range(40)))
+
+    assert {r["status"] for r in responses} == {200}
+    after = pool.get_stats()
+    assert after["pool_size"] - after["pool_available"] == in_use_before
+    assert after.get("requests_waiting", 0) == 0
