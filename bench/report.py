@@ -8,7 +8,6 @@ OUT_DIR/latest.md and OUT_DIR/latest.png.
 
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -85,7 +84,7 @@ def ratios(results: list[dict[str, Any]]) -> dict[str, Any]:
     out["lean_over_stock_handler"] = {
         w: ratio(rps(DEFAULT, w), rps("uvicorn-stock", w))
         for w in CHART_WORKLOADS
-        if rps("uvicorn-stock", w)
+        if ("uvicorn-stock", w) in cell
     }
     out["json_over_gunicorn_sync"] = ratio(rps(DEFAULT, "json"), rps("gunicorn-sync", "json"))
     out["db_over_gunicorn_sync"] = ratio(rps(DEFAULT, "db"), rps("gunicorn-sync", "db"))
@@ -93,13 +92,14 @@ def ratios(results: list[dict[str, Any]]) -> dict[str, Any]:
     out["p99_json_over_gunicorn_sync"] = (
         ratio(ours["p99_ms"], sync["p99_ms"]) if ours and sync else None
     )
+    # null where the other side served no successful request (its errors are in the table).
     out["default_over_cookiecutter"] = {
         w: ratio(rps(DEFAULT, w), rps("gunicorn-uvicorn", w))
         for w in CHART_WORKLOADS
-        if rps("gunicorn-uvicorn", w)
+        if ("gunicorn-uvicorn", w) in cell
     }
     out["each_over_default"] = {
-        c: {w: ratio(rps(c, w), rps(DEFAULT, w)) for w in CHART_WORKLOADS if rps(c, w)}
+        c: {w: ratio(rps(c, w), rps(DEFAULT, w)) for w in CHART_WORKLOADS if (c, w) in cell}
         for c in sorted({r["contender"] for r in results}, key=rank)
         if c != DEFAULT
     }
@@ -115,7 +115,6 @@ def machine() -> dict[str, Any]:
         "cpu": cpu,
         "cores": os.cpu_count(),
         "memory_gib": round(memory_kb / 2**20, 1),
-        "python": platform.python_version(),
         "layout": "app on core 0 (1 worker); nginx and wrk on core 1",
         "app_limits": "cpuset 0, 1 GiB",
         "nginx_limits": "cpuset 1, 256 MiB",
