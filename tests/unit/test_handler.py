@@ -135,3 +135,32 @@ async def test_every_pool_connection_is_back_after_a_burst() -> None:
     after = pool.get_stats()
     assert after["pool_size"] - after["pool_available"] == in_use_before
     assert after.get("requests_waiting", 0) == 0
+
+
+@pytest.fixture
+def probe_urls(settings: Any) -> None:
+    settings.ROOT_URLCONF = "tests.unit.handler_urls"
+
+
+@pytest.mark.usefixtures("probe_urls")
+async def test_requests_in_flight_never_share_a_thread_nor_change_it() -> None:
+    responses = await asyncio.gather(*(call("/bench/threads") for _ in range(20)))
+
+    seen = [json.loads(r["body"]) for r in responses]
+    assert all(s["before"] == s["after"] for s in seen), "a request changed threads"
+    assert len({s["before"] for s in seen}) == 20, "two requests in flight shared a thread"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("probe_urls")
+async def test_transactions_in_sync_units_stay_isolated() -> None:
+    failing = asyncio.create_task(call("/bench/unit?name=uncommitted&fail=1"))
+    await asyncio.sleep(0.1)  # the failing unit holds its insert, uncommitted
+
+    during = json.loads((await call("/bench/count"))["body"])["count"]
+    failed = json.loads((await failing)["body"])
+    after = json.loads((await call("/bench/count"))["body"])["count"]
+
+    assert during == 0, "another request saw an uncommitted row"
+    assert failed == {"rolled_back": True}
+    assert after == 0, "the rolled-back row stayed"
