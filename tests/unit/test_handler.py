@@ -7,6 +7,7 @@ project's ASGI application itself, as a server would.
 import asyncio
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -164,3 +165,21 @@ async def test_transactions_in_sync_units_stay_isolated() -> None:
     assert during == 0, "another request saw an uncommitted row"
     assert failed == {"rolled_back": True}
     assert after == 0, "the rolled-back row stayed"
+
+
+async def test_a_request_without_sync_work_starts_no_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    submitted: list[object] = []
+    original = ThreadPoolExecutor.submit
+
+    def counting_submit(self: ThreadPoolExecutor, *args: Any, **kwargs: Any) -> Any:
+        submitted.append(args[0])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", counting_submit)
+
+    responses = await asyncio.gather(*(call("/api/hello?delay=0") for _ in range(20)))
+
+    assert {r["status"] for r in responses} == {200}
+    assert submitted == []
