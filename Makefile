@@ -75,7 +75,7 @@ lint:
 test:
 	bash tests/run all
 
-.PHONY: bench  ## Benchmark every contender (about 6 min); BENCH_DURATION, BENCH_RUNS, BENCH_ONLY narrow it
+.PHONY: bench  ## Benchmark every contender (about 9 min); BENCH_DURATION, BENCH_RUNS, BENCH_ONLY narrow it
 bench:
 	bash bench/run
 

@@ -128,7 +128,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
         f"{report['machine']['memory_gib']} GiB; {report['machine']['layout']}. "
         f"{report['settings']['runs']} runs of {report['settings']['duration_s']} s per cell "
-        "after a warm-up (hello: 3 s runs); medians.",
+        "after a warm-up (hello: 10 s runs); medians.",
         "",
         "| contender | workload | conns | req/s (median) | min-max | p50 ms | p99 ms | errors |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
