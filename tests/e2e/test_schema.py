@@ -11,13 +11,15 @@ from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis import checks
+from schemathesis import GenerationMode, checks
 
 from tests.e2e.conftest import BASE_URL
 
 EXAMPLES = int(os.environ.get("SCHEMA_EXAMPLES", "40"))
 
 schema = schemathesis.openapi.from_url(f"{BASE_URL}/api/openapi.json", wait_for_schema=30)
+# Valid requests, and requests that break the schema on purpose (which must be 4xx, not 5xx).
+schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 
 
 @schema.exclude(path="/api/hello").parametrize()
@@ -37,5 +39,6 @@ def test_api_conforms_to_its_schema(case: Any) -> None:
             checks.content_type_conformance,
             checks.response_schema_conformance,
             checks.response_headers_conformance,
+            checks.negative_data_rejection,
         ],
     )
