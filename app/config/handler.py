@@ -39,7 +39,7 @@ from django.core.cache import close_caches
 from django.core.exceptions import ImproperlyConfigured, RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import reset_urlconf
-from django.db import close_old_connections, connections, reset_queries
+from django.db import close_old_connections, reset_queries
 from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import set_script_prefix
@@ -121,7 +121,7 @@ def _closes_request(closer: Any) -> bool:
 
 
 def _connections_persist() -> bool:
-    return any(c.settings_dict["CONN_MAX_AGE"] != 0 for c in connections.all())
+    return any(db.get("CONN_MAX_AGE", 0) != 0 for db in settings.DATABASES.values())
 
 
 class LeanASGIHandler(ASGIHandler):
@@ -129,6 +129,8 @@ class LeanASGIHandler(ASGIHandler):
         _check_versions()
         super().__init__()
         self.threads = RequestThreads()
+        # Read once: settings do not change while the server runs.
+        self.connections_persist = _connections_persist()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -156,7 +158,7 @@ class LeanASGIHandler(ASGIHandler):
         if (
             _only_builtin_receivers(signals.request_started)
             and not settings.DEBUG  # reset_queries matters only with DEBUG
-            and not _connections_persist()
+            and not self.connections_persist
         ):
             return
         await signals.request_started.asend(sender=self.__class__, scope=scope)
