@@ -10,21 +10,25 @@ export ASGI_SERVER
 help:
 	@grep -E '^\.PHONY: [a-z-]+ +## ' $(MAKEFILE_LIST) | sed -E 's/^\.PHONY: ([a-z-]+) +## (.*)/  make \1\t\2/' | expand -t 18
 
-.env:
-	@umask 077 && sed \
-	  -e "s|^SECRET_KEY=.*|SECRET_KEY=$$(LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 64)|" \
-	  -e "s|^POSTGRES_PASSWORD=.*|POSTGRES_PASSWORD=$$(LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32)|" \
-	  .env.example > .env
-	@echo "wrote .env with fresh secrets (mode 600; never commit it)"
+# The secrets, as files under secrets/ (0700): written once, never overwritten, never committed.
+SECRETS_DIR ?= secrets
+export SECRETS_DIR
+.PHONY: secrets  ## Write secrets/ (SECRET_KEY, database password) when missing; make up does it
+secrets:
+	@bash docker/secrets $(SECRETS_DIR) .env
 
 .PHONY: up  ## Build, start and wait until healthy; prints the URL (ASGI_SERVER=uvicorn|daphne)
 # Two steps, so that switching ASGI_SERVER recreates the app container only (one `up` would
 # recreate nginx too, as it depends on app); the reload makes nginx resolve `app` again.
-up: .env
+up: secrets
 	$(COMPOSE) up --detach --build --wait --wait-timeout 300 --remove-orphans app
 	$(COMPOSE) up --detach --build --wait --wait-timeout 60 nginx
 	$(COMPOSE) exec nginx nginx -s reload
 	@echo "Stack is up: http://$$($(COMPOSE) port nginx 8080)/  (ASGI server: $(ASGI_SERVER))"
+
+.PHONY: deploy  ## Rebuild the app and replace it, one container at a time, with no failed request (APP_REPLICAS=2)
+deploy: secrets
+	APP_REPLICAS=$(or $(APP_REPLICAS),2) COMPOSE="$(COMPOSE)" bash docker/deploy
 
 .PHONY: down  ## Stop and remove the containers; the database volume is kept
 down:
@@ -60,11 +64,11 @@ superuser:
 	fi
 
 .PHONY: migrate  ## Apply database migrations (the stack runs them at start too)
-migrate: .env
+migrate: secrets
 	$(COMPOSE) run --rm --build migrate
 
 .PHONY: dev  ## Run in the foreground with ./app mounted and auto-reload (uvicorn), DEBUG on
-dev: .env
+dev: secrets
 	$(COMPOSE) -f compose.yaml -f compose.dev.yaml up --build --remove-orphans
 
 .PHONY: lint  ## ruff, mypy, makemigrations --check, nginx -t, compose config (in containers)
@@ -74,6 +78,10 @@ lint:
 .PHONY: test  ## Every test in containers: lint, in-image tests, e2e under uvicorn and daphne
 test:
 	bash tests/run all
+
+.PHONY: test-faults  ## Fault tests: database outage, crashes, writes under faults, deploy, persistence
+test-faults:
+	bash tests/run faults
 
 .PHONY: bench  ## Benchmark every contender (about 9 min); BENCH_DURATION, BENCH_RUNS, BENCH_ONLY narrow it
 bench:

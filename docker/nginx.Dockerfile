@@ -27,5 +27,6 @@ COPY nginx/nginx.conf /etc/nginx/nginx.conf
 COPY nginx/conf.d/ /etc/nginx/conf.d/
 COPY nginx/snippets/ /etc/nginx/snippets/
 COPY nginx/errors/ /usr/share/nginx/_errors/
+COPY --chmod=755 nginx/watch-upstream.sh /docker-entrypoint.d/40-watch-upstream.sh
 COPY --from=static /srv/static/ /usr/share/nginx/static/
 EXPOSE 8080

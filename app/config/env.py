@@ -22,12 +22,34 @@ class ConfigError(SystemExit):
 
 
 def required(name: str, *, secret: bool = False) -> str:
-    value = os.environ.get(name)
+    """The value of `name`, or for a secret the content of the file `<name>_FILE` names.
+
+    Secrets reach the containers as files (Compose secrets under /run/secrets), so they appear
+    in neither `docker inspect` nor the process environment; setting the variable itself still
+    works (the tests, a platform that injects environment variables).
+    """
+    value = _from_file(name) if secret else None
+    if value is None:
+        value = os.environ.get(name)
     if value is None or not value.strip():
         raise ConfigError(name, "is not set")
     if secret and value.strip().lower() in PLACEHOLDERS:
         raise ConfigError(name, "is a placeholder; generate a real secret")
     return value
+
+
+def _from_file(name: str) -> str | None:
+    path = os.environ.get(f"{name}_FILE")
+    if path is None:
+        return None
+    if os.environ.get(name) is not None:
+        raise ConfigError(name, f"and {name}_FILE are both set; set one")
+    try:
+        with open(path, encoding="utf-8") as file:
+            # A trailing newline is an editor's, not part of the secret.
+            return file.read().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{name}_FILE", f"cannot be read: {exc}") from None
 
 
 def string(name: str, default: str) -> str:

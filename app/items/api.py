@@ -96,8 +96,19 @@ async def item_export(request: HttpRequest) -> StreamingHttpResponse:
         if batch:
             yield "".join(batch)
 
+    # The first batch is read before the response starts, so that an unreachable database is a
+    # 503 problem, not a 200 whose body breaks off (once the headers are sent, the status is).
+    chunks = lines()
+    first = await anext(chunks, "")
+
+    async def body() -> AsyncIterator[str]:
+        if first:
+            yield first
+        async for chunk in chunks:
+            yield chunk
+
     return StreamingHttpResponse(
-        lines(),
+        body(),
         content_type="application/x-ndjson",
         headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"},
     )

@@ -51,6 +51,17 @@ class Stack:
             raise LookupError(f"expected one {service} container in {self.project}: {found}")
         return found[0]
 
+    def inspect(self, service: str) -> dict[str, Any]:
+        """The engine's full record of the service's container (State, RestartCount, ...)."""
+        cid = self.container(service)["Id"]
+        details: dict[str, Any] = self.api.get(f"/containers/{cid}/json").raise_for_status().json()
+        return details
+
+    def kill(self, service: str, signal: str = "SIGKILL") -> None:
+        """What `docker compose kill` does: the engine signals the container's PID 1."""
+        cid = self.container(service)["Id"]
+        self.api.post(f"/containers/{cid}/kill", params={"signal": signal}).raise_for_status()
+
     def stop(self, service: str, *, timeout: int = 10) -> None:
         cid = self.container(service)["Id"]
         self.api.post(f"/containers/{cid}/stop", params={"t": timeout}).raise_for_status()

@@ -1,12 +1,15 @@
 """The items API through Django's AsyncClient, against the real database."""
 
 import json
+from collections.abc import AsyncIterator
 from http import HTTPStatus
 from typing import Any, cast
 
 import pytest
+from django.db import OperationalError
 from django.test import AsyncClient
 
+from items import selectors
 from items.models import Item
 
 PROBLEM = "application/problem+json"
@@ -317,6 +320,33 @@ async def test_item_export_streams_every_item_as_ndjson(client: AsyncClient) -> 
     lines = b"".join([chunk async for chunk in stream]).splitlines()
     items = [json.loads(line) for line in lines]
     assert [item["name"] for item in items] == [f"item {n}" for n in range(1234)]
+
+
+async def test_item_export_of_no_items_is_an_empty_stream(client: AsyncClient) -> None:
+    response = await client.get("/api/items/export")
+
+    assert response.status_code == HTTPStatus.OK
+    stream: Any = cast(Any, response).streaming_content
+    assert b"".join([chunk async for chunk in stream]) == b""
+
+
+async def test_item_export_without_the_database_is_503_not_a_broken_stream(
+    client: AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Unreachable:  # a cursor that fails at its first row, as with the server gone
+        def __aiter__(self) -> AsyncIterator[Item]:
+            return self
+
+        async def __anext__(self) -> Item:
+            raise OperationalError("connection refused")
+
+    monkeypatch.setattr(selectors, "item_export", Unreachable)
+
+    response = await client.get("/api/items/export")
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response["Content-Type"] == PROBLEM
+    assert response["Retry-After"]
 
 
 async def test_openapi_schema_documents_every_operation_and_problem_responses(

@@ -26,7 +26,7 @@ def test_unknown_asgi_server_fails_at_once_with_a_clear_message() -> None:
 
 
 def test_missing_secret_stops_serve_before_the_server_starts() -> None:
-    environ = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    environ = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "SECRET_KEY_FILE"}}
     result = subprocess.run(
         [SERVE],
         env=environ,

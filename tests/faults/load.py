@@ -1,0 +1,84 @@
+"""A steady, bounded load through nginx that counts every failed request: the witness of a
+zero-downtime redeploy (tests/run faults runs it around `make deploy`).
+
+    python -m tests.faults.load [--max-seconds 180]
+
+Reads (item lists, single items, /api/info) and writes (POST /api/items) from a few concurrent
+clients until SIGTERM or --max-seconds; then prints a summary and exits 1 if any request failed
+(a status other than the expected one, or a transport error), or if nothing was sent.
+"""
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import signal
+import sys
+import time
+from http import HTTPStatus
+
+import httpx
+
+BASE_URL = os.environ.get("E2E_BASE_URL", "http://nginx:8080")
+
+
+async def client_loop(
+    number: int, http: httpx.AsyncClient, stop: asyncio.Event, counts: collections.Counter[str]
+) -> list[str]:
+    failures: list[str] = []
+    sequence = 0
+    while not stop.is_set():
+        sequence += 1
+        if sequence % 4 == 0:
+            method, path, expected = "POST", "/api/items", HTTPStatus.CREATED
+            body: dict[str, str] | None = {"name": f"load-{number}-{sequence}"}
+        else:
+            method, expected, body = "GET", HTTPStatus.OK, None
+            path = ("/api/items?limit=5", "/api/info", "/api/items?limit=1")[sequence % 3]
+        try:
+            response = await http.request(method, path, json=body)
+        except httpx.TransportError as exc:
+            failures.append(f"{method} {path}: {exc!r}")
+            counts["transport error"] += 1
+        else:
+            counts[f"{method} {response.status_code}"] += 1
+            if response.status_code != expected:
+                failures.append(f"{method} {path}: {response.status_code} {response.text[:200]}")
+        await asyncio.sleep(0.02)
+    return failures
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--max-seconds", type=float, default=180)
+    parser.add_argument("--clients", type=int, default=6)
+    args = parser.parse_args()
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    loop.call_later(args.max_seconds, stop.set)
+
+    counts: collections.Counter[str] = collections.Counter()
+    started = time.monotonic()
+    async with httpx.AsyncClient(base_url=BASE_URL, timeout=30) as http:
+        results = await asyncio.gather(
+            *(client_loop(n, http, stop, counts) for n in range(args.clients))
+        )
+    failures = [failure for result in results for failure in result]
+    summary = {
+        "seconds": round(time.monotonic() - started, 1),
+        "requests": sum(counts.values()),
+        "by_status": dict(sorted(counts.items())),
+        "failed": len(failures),
+    }
+    print(json.dumps(summary))
+    for failure in failures[:20]:
+        print("failed:", failure, file=sys.stderr)
+    return 1 if failures or not summary["requests"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
