@@ -89,6 +89,7 @@ COPY pyproject.toml /src/pyproject.toml
 COPY app/ /src/app/
 COPY tests/ /src/tests/
 COPY bench/*.py /src/bench/
+COPY docker/secrets /src/docker/secrets
 WORKDIR /src
 RUN SECRET_KEY=collectstatic-only POSTGRES_HOST=- POSTGRES_DB=- POSTGRES_USER=- \
     POSTGRES_PASSWORD=collectstatic-only python app/manage.py collectstatic --noinput -v 0

@@ -72,8 +72,9 @@ class Stack:
         if response.status_code != httpx.codes.NOT_MODIFIED:  # 304: already running
             response.raise_for_status()
 
-    def exec(self, service: str, *command: str) -> None:
-        """Run `command` in the service's container; raise if it fails."""
+    def exec(self, service: str, *command: str) -> bytes:
+        """Run `command` in the service's container; its output (multiplexed stream frames
+        stripped); raise if it fails."""
         cid = self.container(service)["Id"]
         created = self.api.post(
             f"/containers/{cid}/exec",
@@ -84,6 +85,16 @@ class Stack:
         result = self.api.get(f"/exec/{exec_id}/json").raise_for_status().json()
         if result["ExitCode"] != 0:
             raise RuntimeError(f"{command} in {service} exited {result['ExitCode']}: {output!r}")
+        return _demultiplex(output)
+
+    def image(self, service: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The service's image: its configuration and the history of its layers."""
+        image_id = self.inspect(service)["Image"]
+        config: dict[str, Any] = self.api.get(f"/images/{image_id}/json").raise_for_status().json()
+        history: list[dict[str, Any]] = (
+            self.api.get(f"/images/{image_id}/history").raise_for_status().json()
+        )
+        return config, history
 
     def wait_healthy(self, service: str, *, within: float) -> None:
         deadline = time.monotonic() + within
@@ -94,6 +105,16 @@ class Stack:
                 return
             time.sleep(0.5)
         raise TimeoutError(f"{service} not healthy within {within}s")
+
+
+def _demultiplex(raw: bytes) -> bytes:
+    """The payload of the engine's stream frames (8-byte header: stream, 0, 0, 0, size)."""
+    payload = bytearray()
+    while len(raw) >= 8:
+        size = int.from_bytes(raw[4:8], "big")
+        payload += raw[8 : 8 + size]
+        raw = raw[8 + size :]
+    return bytes(payload)
 
 
 def _filters(labels: list[str]) -> str:

@@ -1,0 +1,77 @@
+"""How the containers run, read from the engine: least privilege, limits, secrets kept out of
+every environment and image layer, and the networks that keep the database out of reach."""
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.e2e.docker import Stack
+
+SERVICES = ["app", "db", "nginx"]
+
+
+@pytest.fixture(scope="module")
+def inspected(stack: Stack) -> dict[str, dict[str, Any]]:
+    return {service: stack.inspect(service) for service in SERVICES}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_runs_with_least_privilege(inspected: dict[str, dict[str, Any]], service: str) -> None:
+    container = inspected[service]
+    host = container["HostConfig"]
+
+    assert container["Config"]["User"] not in {"", "0", "root", "0:0"}
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"]
+    assert not host["CapAdd"]
+    assert "no-new-privileges:true" in host["SecurityOpt"]
+    assert host["Privileged"] is False
+    assert host["Memory"] > 0
+    assert host["NanoCpus"] > 0 or host["CpuQuota"] > 0
+    assert container["State"]["Health"]["Status"] == "healthy"
+
+
+@pytest.mark.parametrize("service", ["app", "db"])
+def test_has_an_init_process_for_signals(
+    inspected: dict[str, dict[str, Any]], service: str
+) -> None:
+    assert inspected[service]["HostConfig"]["Init"] is True
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_server_processes_are_not_root(stack: Stack, service: str) -> None:
+    """Every process in the container, workers included, runs under a non-zero uid."""
+    script = "for s in /proc/[0-9]*/status; do grep -m1 '^Uid:' \"$s\"; done"
+    uids = {line.split()[1] for line in stack.exec(service, "sh", "-c", script).splitlines()}
+
+    assert uids, "no process found"
+    assert "0" not in {uid.decode() for uid in uids}
+
+
+def test_only_nginx_publishes_ports_and_the_database_is_out_of_its_reach(
+    inspected: dict[str, dict[str, Any]],
+) -> None:
+    for service in ("app", "db"):
+        assert not inspected[service]["HostConfig"]["PortBindings"], service
+    networks = {s: set(c["NetworkSettings"]["Networks"]) for s, c in inspected.items()}
+    assert not networks["db"] & networks["nginx"]
+
+
+@pytest.mark.parametrize(
+    ("service", "secret"),
+    [("app", "secret_key"), ("app", "postgres_password"), ("db", "postgres_password")],
+)
+def test_secrets_are_files_in_no_environment_or_image_layer(
+    stack: Stack, inspected: dict[str, dict[str, Any]], service: str, secret: str
+) -> None:
+    value = stack.exec(service, "cat", f"/run/secrets/{secret}").decode()
+    assert len(value) >= 32
+
+    environment = dict(item.split("=", 1) for item in inspected[service]["Config"]["Env"])
+    assert value not in json.dumps(inspected[service])
+    assert f"{secret.upper()}_FILE" in environment
+    assert secret.upper() not in environment
+    image, history = stack.image(service)
+    assert value not in json.dumps(image)
+    assert value not in json.dumps(history)
