@@ -385,6 +385,16 @@ async def test_a_chunked_body_is_accepted() -> None:
         # A transfer coding nginx does not implement (RFC 9112 section 6.1).
         ([(b"Transfer-Encoding", b"gzip, chunked")], b"0\r\n\r\n", HTTPStatus.NOT_IMPLEMENTED),
     ],
+    ids=[
+        "Content-Length then chunked",
+        "chunked then Content-Length",
+        "two Content-Lengths",
+        "negative Content-Length",
+        "Content-Length not a number",
+        "chunk size not hex",
+        "chunk size overflows",
+        "unknown transfer coding",
+    ],
 )
 async def test_bad_framing_is_refused_by_nginx_and_smuggles_nothing(
     framing: list[tuple[bytes, bytes]], body: bytes, status: int, sentinel: Sentinel
