@@ -16,12 +16,19 @@ from typing import Any
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from twisted.internet import reactor as _reactor
+from twisted.web import http
 
 logger = logging.getLogger("daphne.drain")
 
 POLL_SECONDS = 0.1
 # The global reactor is installed at import time; its interfaces are not visible to mypy.
 reactor: Any = _reactor
+
+# nginx is the edge: it refuses oversized request headers with a 431 problem (up to 4 x 8 KiB,
+# large_client_header_buffers). Twisted's own limits are lower (16 KiB in all, 500 headers), so a
+# request nginx let through got a bare 400 from daphne. Above nginx's limits, nginx decides.
+http.HTTPChannel.totalHeadersSize = 64 * 1024
+http.HTTPChannel.maxHeaders = 10_000
 
 
 class DrainingServer(Server):  # type: ignore[misc]

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, SuspiciousOperation, TooManyFieldsSent
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
@@ -121,6 +122,17 @@ def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
     return problem(HTTPStatus.NOT_FOUND, f"Nothing is at {request.path}.")
 
 
+def _suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+    """A 400, as Django answers outside the API, not a 500: the API's catch-all would otherwise
+    take it (e.g. more query parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS, TooManyFieldsSent).
+    Logged to django.security.<kind>, as Django does, without a traceback: the client caused it."""
+    logging.getLogger(f"django.security.{type(exc).__name__}").error("%s", exc)
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return problem(HTTPStatus.BAD_REQUEST, f"Too many parameters: at most {limit} are read.")
+    return bad_request(request, exc)
+
+
 def _database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
     return database_unavailable(exc)
 
@@ -137,6 +149,7 @@ def install(api: NinjaAPI) -> None:
         (HttpError, _http_error),
         (Http404, _not_found),
         (ObjectDoesNotExist, _not_found),
+        (SuspiciousOperation, _suspicious),
         *((error, _database_unavailable) for error in DATABASE_UNAVAILABLE),
         (Exception, _unexpected),
     ]

@@ -109,6 +109,21 @@ async def test_unknown_host_is_a_400_problem(client: AsyncClient) -> None:
     assert response["Content-Type"] == PROBLEM
 
 
+@pytest.mark.parametrize("path", ["/api/hello?delay=0", "/api/items?limit=5"])
+async def test_too_many_query_parameters_is_a_400_problem_not_a_500(
+    client: AsyncClient, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # One more than DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000): Django refuses to parse the query.
+    response = await client.get(f"{path}&" + "&".join(["x=1"] * 1000))
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["detail"] == "Too many parameters: at most 1000 are read."
+    loggers = {record.name for record in caplog.records}
+    assert "django.security.TooManyFieldsSent" in loggers
+    assert "core.problems" not in loggers  # not logged as an unexpected error
+
+
 async def test_landing_page_links_every_endpoint_and_names_the_server(
     client: AsyncClient,
 ) -> None:
