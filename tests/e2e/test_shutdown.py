@@ -8,6 +8,7 @@ from http import HTTPStatus
 import httpx
 import pytest
 
+from tests.e2e.conftest import BASE_URL
 from tests.e2e.docker import Stack
 
 
@@ -18,6 +19,11 @@ def restarts_app(stack: Stack) -> Iterator[None]:
     stack.wait_healthy("app", within=60)
     # The restarted container may have a new address: nginx resolves `app` again on reload.
     stack.exec("nginx", "nginx", "-s", "reload")
+    # nginx answers 503 from its fallback until it next tries the app (fail_timeout, 2 s).
+    deadline = time.monotonic() + 30
+    while httpx.get(f"{BASE_URL}/api/info").status_code != HTTPStatus.OK:
+        assert time.monotonic() < deadline, "nginx does not reach the restarted app"
+        time.sleep(0.5)
 
 
 async def test_stopping_the_app_lets_in_flight_requests_finish(
