@@ -1,6 +1,7 @@
 # The user's entry point: `make help` lists every target.
 ASGI_SERVER ?= $(or $(shell sed -n 's/^ASGI_SERVER=//p' .env 2>/dev/null),uvicorn)
-COMPOSE ?= docker compose
+TLS ?=
+COMPOSE ?= docker compose $(if $(filter 1,$(TLS)),-f compose.yaml -f compose.tls.yaml)
 FORCE ?=
 export ASGI_SERVER
 
@@ -17,14 +18,27 @@ export SECRETS_DIR
 secrets:
 	@bash docker/secrets $(SECRETS_DIR) .env
 
-.PHONY: up  ## Build, start and wait until healthy; prints the URL (ASGI_SERVER=uvicorn|daphne)
+.PHONY: up  ## Build, start and wait until healthy; prints the URL (ASGI_SERVER=uvicorn|daphne, TLS=1)
 # Two steps, so that switching ASGI_SERVER recreates the app container only (one `up` would
 # recreate nginx too, as it depends on app); the reload makes nginx resolve `app` again.
-up: secrets
+up: secrets $(if $(filter 1,$(TLS)),tls/cert.pem)
 	$(COMPOSE) up --detach --build --wait --wait-timeout 300 --remove-orphans app
 	$(COMPOSE) up --detach --build --wait --wait-timeout 60 nginx
 	$(COMPOSE) exec nginx nginx -s reload
-	@echo "Stack is up: http://$$($(COMPOSE) port nginx 8080)/  (ASGI server: $(ASGI_SERVER))"
+	@echo "Stack is up: $(if $(filter 1,$(TLS)),https://$$($(COMPOSE) port nginx 8443),http://$$($(COMPOSE) port nginx 8080))/  (ASGI server: $(ASGI_SERVER))"
+
+# TLS=1: a self-signed certificate for localhost and 127.0.0.1, made once by the nginx image's
+# openssl. The key is readable by nginx's user (101) only; the directory by you and it.
+tls/cert.pem:
+	@mkdir -p tls
+	docker run --rm --user 0 --entrypoint sh -v "$(CURDIR)/tls:/tls" "$${NGINX_IMAGE:-nginx:1.30}" -c '\
+	  set -o errexit; umask 077; \
+	  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
+	    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+	    -keyout /tls/key.pem -out /tls/cert.pem 2>/dev/null; \
+	  chown 101:101 /tls/key.pem; chmod 400 /tls/key.pem; chmod 644 /tls/cert.pem; \
+	  chgrp 101 /tls; chmod 750 /tls'
+	@echo "wrote tls/cert.pem (self-signed; trust it with curl --cacert tls/cert.pem)"
 
 .PHONY: deploy  ## Rebuild the app and replace it, one container at a time, with no failed request (APP_REPLICAS=2)
 deploy: secrets

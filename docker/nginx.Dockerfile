@@ -22,11 +22,39 @@ RUN SECRET_KEY=collectstatic-only POSTGRES_HOST=- POSTGRES_DB=- POSTGRES_USER=- 
     /opt/venv/bin/python app/manage.py collectstatic --noinput -v 0
 
 FROM ${NGINX_IMAGE} AS nginx
+# The configuration's tunables and their defaults, for production. The image's entrypoint
+# renders /etc/nginx/templates/*.template into /etc/nginx/conf.d with them (a tmpfs in
+# compose.yaml: the root filesystem is read-only), substituting only NGINX_* variables.
+#   NGINX_API_RATE           sustained request rate per client address on /api/
+#   NGINX_API_BURST          requests above that rate accepted at once (past it: 429)
+#   NGINX_API_BURST_NODELAY  of those, how many are served without being slowed to the rate
+#   NGINX_API_CONNECTIONS    requests in progress at once per client address on /api/
+#   NGINX_LOGIN_RATE         POSTs to /admin/login/ per client address
+#   NGINX_LOGIN_BURST        login POSTs accepted at once above that rate
+#   NGINX_LIMITS             on, or off to lift every limit above (benchmarks only)
+#   NGINX_CLIENT_TIMEOUT     longest pause while a client sends its headers or body
+#   NGINX_TLS                off, or on: HTTPS on 8443, HTTP redirecting (compose.tls.yaml)
+#   NGINX_HSTS_SECONDS       HSTS max-age on HTTPS responses
+ENV NGINX_API_RATE=100r/s \
+    NGINX_API_BURST=200 \
+    NGINX_API_BURST_NODELAY=100 \
+    NGINX_API_CONNECTIONS=128 \
+    NGINX_LOGIN_RATE=6r/m \
+    NGINX_LOGIN_BURST=5 \
+    NGINX_LIMITS=on \
+    NGINX_CLIENT_TIMEOUT=10s \
+    NGINX_TLS=off \
+    NGINX_HSTS_SECONDS=3600 \
+    NGINX_ENVSUBST_FILTER=^NGINX_
 RUN rm -f /etc/nginx/conf.d/default.conf
 COPY nginx/nginx.conf /etc/nginx/nginx.conf
-COPY nginx/conf.d/ /etc/nginx/conf.d/
+COPY nginx/templates/ /etc/nginx/templates/
+COPY nginx/sites/ /etc/nginx/sites/
 COPY nginx/snippets/ /etc/nginx/snippets/
 COPY nginx/errors/ /usr/share/nginx/_errors/
 COPY --chmod=755 nginx/watch-upstream.sh /docker-entrypoint.d/40-watch-upstream.sh
 COPY --from=static /srv/static/ /usr/share/nginx/static/
-EXPOSE 8080
+# The image's nginx user (101 in the official and Debian images) runs everything, master
+# included: it binds only ports above 1024 and writes only to its tmpfs.
+USER 101:101
+EXPOSE 8080 8443

@@ -126,6 +126,8 @@ STORAGES = {
 # Behind nginx: it sets X-Forwarded-Proto, and the ASGI server (trusting nginx only) turns it
 # into the request's scheme, so request.is_secure() is right without SECURE_PROXY_SSL_HEADER.
 SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", default=False)
+# Probes reach the app over plain HTTP (its own healthcheck on :8000, nginx's on :8080).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
