@@ -11,18 +11,22 @@ set -eu
 
 host=${UPSTREAM_HOST:-app}
 interval=${UPSTREAM_WATCH_SECONDS:-2}
+# The addresses nginx last loaded. docker/deploy, which reloads nginx itself, writes it too, so
+# that a change is reloaded once: every reload closes the clients' idle keep-alive connections.
+state=/tmp/upstream-addresses
 
 addresses() { getent ahostsv4 "$host" 2>/dev/null | awk '{ print $1 }' | sort -u | tr '\n' ' '; }
 
+addresses >"$state"
 (
-  last=$(addresses)
   while sleep "$interval"; do
     now=$(addresses)
+    last=$(cat "$state" 2>/dev/null || true)
     # Nothing resolves while the app is down: keep the last addresses until it is back.
     if [ -n "$now" ] && [ "$now" != "$last" ]; then
       echo "watch-upstream: $host is now at $now(was ${last:-unresolved}): reloading" >&2
+      printf '%s' "$now" >"$state"
       nginx -s reload || true
-      last=$now
     fi
   done
 ) &

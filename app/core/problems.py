@@ -98,10 +98,14 @@ def _validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespons
         detail = str(error.get("msg", "is invalid"))
         if where in ("query", "path"):
             parameters.append({"parameter": ".".join(map(str, path)), "detail": detail})
+        elif where == "header":
+            parameters.append({"header": ".".join(map(str, path)), "detail": detail})
         else:
             pointer = "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in path[1:])
             fields.append({"pointer": f"#/{pointer}" if pointer else "#", "detail": detail})
     if parameters and not fields:
+        if all("header" in parameter for parameter in parameters):
+            return problem(HTTPStatus.BAD_REQUEST, "Invalid request headers.", errors=parameters)
         return problem(HTTPStatus.BAD_REQUEST, "Invalid query parameters.", errors=parameters)
     return problem(
         HTTPStatus.UNPROCESSABLE_CONTENT,

@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import re
 from collections.abc import AsyncIterator
 from http import HTTPStatus
 from typing import Any
@@ -10,12 +11,12 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 from ninja import Router, Status
-from ninja.errors import ValidationError
+from ninja.errors import HttpError, ValidationError
 from ninja.params.functions import Query
 
 from core.api import problems
 from items import selectors, services
-from items.models import Item
+from items.models import IDEMPOTENCY_KEY_MAX_LENGTH, Item
 from items.schemas import ItemIn, ItemOut, ItemPage, ItemPatch
 
 router = Router(tags=["items"])
@@ -61,14 +62,66 @@ async def item_list(
     return {"items": items, "next": next_url}
 
 
+IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX_LENGTH}}}")
+
+
+def idempotency_key(request: HttpRequest) -> str | None:
+    """The request's Idempotency-Key: printable ASCII, 1 to 100 characters; otherwise a 400."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None or IDEMPOTENCY_KEY.fullmatch(key):
+        return key
+    raise ValidationError(
+        [
+            {
+                "loc": ("header", "Idempotency-Key"),
+                "msg": f"must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters",
+            }
+        ]
+    )
+
+
 @router.post(
-    "/items", response={201: ItemOut, **problems(400, 415, 422, 503)}, summary="Create an item"
+    "/items",
+    response={201: ItemOut, **problems(400, 415, 422, 503)},
+    summary="Create an item",
+    openapi_extra={
+        "parameters": [
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH,
+                    "pattern": "^[\\x21-\\x7e]+$",
+                },
+                "description": (
+                    "any unique string (a UUID): the same POST sent again with the same key "
+                    "returns the item the first one created, with Idempotent-Replayed: true, "
+                    "never a second item, so a client may retry a POST whose answer it lost"
+                ),
+            }
+        ]
+    },
 )
 async def item_create(
     request: HttpRequest, response: HttpResponse, payload: ItemIn
 ) -> Status[Item]:
-    item = await services.item_create(name=payload.name, description=payload.description)
+    try:
+        item, created = await services.item_create(
+            name=payload.name,
+            description=payload.description,
+            idempotency_key=idempotency_key(request),
+        )
+    except services.IdempotencyKeyReused:
+        raise HttpError(
+            HTTPStatus.UNPROCESSABLE_CONTENT,
+            "This Idempotency-Key was first sent with another request body.",
+        ) from None
     response["Location"] = reverse("api:item_get", kwargs={"item_id": item.pk})
+    if not created:
+        response["Idempotent-Replayed"] = "true"
     return Status(HTTPStatus.CREATED, item)
 
 

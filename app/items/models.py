@@ -4,6 +4,7 @@ from django.db.models.lookups import GreaterThan, LessThanOrEqual
 
 NAME_MAX_LENGTH = 200
 DESCRIPTION_MAX_LENGTH = 10_000
+IDEMPOTENCY_KEY_MAX_LENGTH = 100
 
 
 class Item(models.Model):
@@ -14,6 +15,12 @@ class Item(models.Model):
     description = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The client's Idempotency-Key of the POST that created the item, if it sent one, and a
+    # digest of that request: a repeat of the POST returns this item instead of a second one.
+    idempotency_key = models.CharField(
+        max_length=IDEMPOTENCY_KEY_MAX_LENGTH, null=True, blank=True, unique=True, editable=False
+    )
+    request_digest = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["id"]

@@ -1,13 +1,47 @@
 """Writes of items, async ORM only. Each is one statement, so it needs no explicit transaction;
 the NOTIFY trigger runs inside that statement's transaction."""
 
+import hashlib
+import json
+
+from django.db import IntegrityError
 from django.utils import timezone
 
 from items.models import Item
 
 
-async def item_create(*, name: str, description: str = "") -> Item:
-    return await Item.objects.acreate(name=name, description=description)
+class IdempotencyKeyReused(Exception):
+    """The Idempotency-Key was first sent with another request."""
+
+
+async def item_create(
+    *, name: str, description: str = "", idempotency_key: str | None = None
+) -> tuple[Item, bool]:
+    """Create an item; `(item, True)`. With an idempotency key, a repeat of the request that
+    first carried it creates nothing and returns that request's item, `(item, False)`: a client
+    that lost the answer (a dropped connection, a timeout) can send the same POST again.
+
+    One INSERT either way: the key's unique constraint decides, so two repeats racing each other
+    still make one item. Raises IdempotencyKeyReused if the key came with another request.
+    """
+    if idempotency_key is None:
+        return await Item.objects.acreate(name=name, description=description), True
+    digest = hashlib.sha256(json.dumps([name, description]).encode()).hexdigest()
+    try:
+        item = await Item.objects.acreate(
+            name=name,
+            description=description,
+            idempotency_key=idempotency_key,
+            request_digest=digest,
+        )
+    except IntegrityError:
+        earlier = await Item.objects.filter(idempotency_key=idempotency_key).afirst()
+        if earlier is None:  # not the key's constraint
+            raise
+        if earlier.request_digest != digest:
+            raise IdempotencyKeyReused(idempotency_key) from None
+        return earlier, False
+    return item, True
 
 
 async def item_update(

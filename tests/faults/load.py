@@ -6,6 +6,12 @@ zero-downtime redeploy (tests/run faults runs it around `make deploy`).
 Reads (item lists, single items, /api/info) and writes (POST /api/items) from a few concurrent
 clients until SIGTERM or --max-seconds; then prints a summary and exits 1 if any request failed
 (a status other than the expected one, or a transport error), or if nothing was sent.
+
+Like browsers and Go's HTTP client, it retries a request once when a reused keep-alive
+connection closes before any response (RFC 9112, 9.3.1): an nginx reload closes its idle client
+connections, and a request already on its way over one meets the close. A GET may be retried as
+it is; a POST carries an Idempotency-Key, so that its retry can never create a second item.
+The retries are counted and shown.
 """
 
 import argparse
@@ -16,6 +22,7 @@ import os
 import signal
 import sys
 import time
+import uuid
 from http import HTTPStatus
 
 import httpx
@@ -30,14 +37,20 @@ async def client_loop(
     sequence = 0
     while not stop.is_set():
         sequence += 1
+        headers = {}
         if sequence % 4 == 0:
             method, path, expected = "POST", "/api/items", HTTPStatus.CREATED
             body: dict[str, str] | None = {"name": f"load-{number}-{sequence}"}
+            headers["Idempotency-Key"] = str(uuid.uuid4())
         else:
             method, expected, body = "GET", HTTPStatus.OK, None
             path = ("/api/items?limit=5", "/api/info", "/api/items?limit=1")[sequence % 3]
         try:
-            response = await http.request(method, path, json=body)
+            try:
+                response = await http.request(method, path, json=body, headers=headers)
+            except (httpx.RemoteProtocolError, httpx.ReadError):
+                counts[f"{method} retried after a keep-alive close"] += 1
+                response = await http.request(method, path, json=body, headers=headers)
         except httpx.TransportError as exc:
             failures.append(f"{method} {path}: {exc!r}")
             counts["transport error"] += 1
@@ -70,7 +83,7 @@ async def main() -> int:
     failures = [failure for result in results for failure in result]
     summary = {
         "seconds": round(time.monotonic() - started, 1),
-        "requests": sum(counts.values()),
+        "requests": sum(n for kind, n in counts.items() if "retried" not in kind),
         "by_status": dict(sorted(counts.items())),
         "failed": len(failures),
     }

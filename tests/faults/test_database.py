@@ -60,7 +60,8 @@ async def test_writes_during_a_database_restart_lose_nothing_acknowledged(
     stack: Stack, database_comes_back: None
 ) -> None:
     """Writers POST without pause while the database restarts. Every 201 is stored; every
-    failure is a 503 problem a client can retry, and nothing it refused was stored."""
+    failure is a 503 problem, nothing it refused was stored, and retrying it with its
+    Idempotency-Key once the database is back stores it exactly once."""
     acknowledged: dict[str, int] = {}
     refused: dict[str, tuple[int, Any]] = {}
     stop = asyncio.Event()
@@ -73,7 +74,9 @@ async def test_writes_during_a_database_restart_lose_nothing_acknowledged(
         while not stop.is_set():
             sequence += 1
             name = f"{run}-{number}-{sequence}"
-            response = await http.post("/api/items", json={"name": name})
+            response = await http.post(
+                "/api/items", json={"name": name}, headers={"Idempotency-Key": name}
+            )
             if response.status_code == HTTPStatus.CREATED:
                 acknowledged[name] = response.json()["id"]
                 if len(acknowledged) >= resume_at[0]:
@@ -106,13 +109,33 @@ async def test_writes_during_a_database_restart_lose_nothing_acknowledged(
         assert {status for status, _ in refused.values()} == {HTTPStatus.SERVICE_UNAVAILABLE}
         assert {kind for _, kind in refused.values()} == {"application/problem+json"}
 
-        export = await http.get("/api/items/export")
-        assert export.status_code == HTTPStatus.OK
-    stored = {
-        item["name"]: item["id"]
-        for item in map(json.loads, export.text.splitlines())
-        if item["name"].startswith(run)
-    }
-    missing = {name for name in acknowledged if stored.get(name) != acknowledged[name]}
-    assert not missing, f"acknowledged but not stored: {sorted(missing)[:5]}"
-    assert not set(refused) & set(stored), "a refused write was stored: a retry would duplicate"
+        stored = await stored_items(http, run)
+        missing = {name for name in acknowledged if stored.get(name) != [acknowledged[name]]}
+        assert not missing, f"acknowledged but not stored: {sorted(missing)[:5]}"
+        assert not set(refused) & set(stored), "a refused write was stored"
+
+        # The client's retry: the same request, the same key, now that the database is back.
+        retried = [
+            await http.post("/api/items", json={"name": name}, headers={"Idempotency-Key": name})
+            for name in refused
+        ]
+        assert {r.status_code for r in retried} == {HTTPStatus.CREATED}
+        again = await http.post(  # and a retry of a retry changes nothing
+            "/api/items",
+            json={"name": next(iter(refused))},
+            headers={"Idempotency-Key": next(iter(refused))},
+        )
+        assert again.headers["idempotent-replayed"] == "true"
+        stored = await stored_items(http, run)
+    assert all(len(stored[name]) == 1 for name in [*acknowledged, *refused])
+
+
+async def stored_items(http: httpx.AsyncClient, prefix: str) -> dict[str, list[int]]:
+    """Every stored item whose name starts with `prefix`: name -> ids."""
+    export = await http.get("/api/items/export")
+    assert export.status_code == HTTPStatus.OK
+    stored: dict[str, list[int]] = {}
+    for item in map(json.loads, export.text.splitlines()):
+        if item["name"].startswith(prefix):
+            stored.setdefault(item["name"], []).append(item["id"])
+    return stored

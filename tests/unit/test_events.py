@@ -25,7 +25,7 @@ async def next_event(subscription: Any, within: float = 5) -> dict[str, Any]:
 async def test_every_change_is_announced_in_order_with_increasing_ids() -> None:
     await broker().ready(within=5)
     async with broker().subscribe() as subscription:
-        item = await services.item_create(name="Watched")
+        item, _ = await services.item_create(name="Watched")
         await services.item_update(item_id=item.pk, name="Renamed")
         await services.item_delete(item_id=item.pk)
 
@@ -84,7 +84,7 @@ async def test_sse_stream_delivers_changes_and_unsubscribes_on_disconnect() -> N
     assert greeting.startswith("retry: 3000\n: subscribed on ")
     assert len(broker().subscribers) == 1
 
-    item = await services.item_create(name="Streamed")
+    item, _ = await services.item_create(name="Streamed")
     message = await stream.next()
 
     fields = dict(line.split(": ", 1) for line in message.strip().splitlines())

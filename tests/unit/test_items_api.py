@@ -1,5 +1,6 @@
 """The items API through Django's AsyncClient, against the real database."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from http import HTTPStatus
@@ -42,6 +43,66 @@ async def test_item_create_answers_201_with_location_and_stores_the_item(
     assert body["created_at"] == body["updated_at"] or body["created_at"] <= body["updated_at"]
     stored = await Item.objects.aget(pk=body["id"])
     assert (stored.name, stored.description) == ("Lamp", "bright")
+
+
+async def post_with_key(client: AsyncClient, body: Any, key: str) -> Any:
+    return await client.post(
+        "/api/items",
+        json.dumps(body),
+        content_type="application/json",
+        headers={"Idempotency-Key": key},
+    )
+
+
+async def test_a_repeated_post_with_its_idempotency_key_creates_one_item(
+    client: AsyncClient,
+) -> None:
+    first = await post_with_key(client, {"name": "Once"}, "5f1c2a9e-retry")
+    again = await post_with_key(client, {"name": "Once"}, "5f1c2a9e-retry")
+
+    assert first.status_code == again.status_code == HTTPStatus.CREATED
+    assert again.json() == first.json()
+    assert again["Location"] == first["Location"]
+    assert again["Idempotent-Replayed"] == "true"
+    assert not first.has_header("Idempotent-Replayed")
+    assert await Item.objects.filter(name="Once").acount() == 1
+
+
+async def test_racing_repeats_with_one_idempotency_key_still_create_one_item(
+    client: AsyncClient,
+) -> None:
+    responses = await asyncio.gather(
+        *(post_with_key(AsyncClient(), {"name": "Raced"}, "race-key") for _ in range(8))
+    )
+
+    assert {r.status_code for r in responses} == {HTTPStatus.CREATED}
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert await Item.objects.filter(name="Raced").acount() == 1
+
+
+async def test_an_idempotency_key_reused_with_another_body_is_422_and_creates_nothing(
+    client: AsyncClient,
+) -> None:
+    await post_with_key(client, {"name": "Original"}, "reused-key")
+
+    response = await post_with_key(client, {"name": "Different"}, "reused-key")
+
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_CONTENT
+    assert response["Content-Type"] == PROBLEM
+    assert "another request body" in response.json()["detail"]
+    assert not await Item.objects.filter(name="Different").aexists()
+
+
+@pytest.mark.parametrize("key", ["", "x" * 101, "has space", "caf\u00e9"])
+async def test_a_malformed_idempotency_key_is_a_400_naming_the_header(
+    client: AsyncClient, key: str
+) -> None:
+    response = await post_with_key(client, {"name": "Keyed"}, key)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response["Content-Type"] == PROBLEM
+    assert [error["header"] for error in response.json()["errors"]] == ["Idempotency-Key"]
+    assert not await Item.objects.filter(name="Keyed").aexists()
 
 
 async def test_item_create_defaults_description_to_empty(client: AsyncClient) -> None:
