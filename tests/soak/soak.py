@@ -45,16 +45,19 @@ MAX_IN_FLIGHT = 200  # an app this far behind has failed the soak: stop piling o
 SSE_HOLD = (3.0, 12.0)  # seconds a subscriber stays, drawn uniformly
 SSE_PAUSE = (0.2, 2.0)  # seconds between a subscriber's sessions
 SSE_MARGIN = 2.0  # seconds an event may take to arrive after its write was answered
-# Operation: weight in the mix (percent of the requests).
+# Operation: weight in the mix (percent of the requests). Creates and deletes balance once the
+# driver has ITEMS items, so that the table, pages and exports stay the same size: memory that
+# grows then is the app's, not the data's.
 MIX = {
     "list": 30,
     "get": 20,
-    "create": 20,
+    "create": 15,
     "update": 10,
-    "delete": 8,
-    "info": 10,
+    "delete": 15,
+    "info": 8,
     "export": 2,
 }
+ITEMS = 200
 # The app's own connections come over the network; psql here and pg_isready use the socket.
 PG_QUERY = (
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
@@ -176,7 +179,9 @@ class Soak:
         # changing: their 404s would be right, not errors.
         if op in ("get", "update") and not self.live:
             op = "create"
-        if op == "delete" and not any(not self.busy[item_id] for item_id in self.live):
+        if op == "delete" and (
+            len(self.live) < ITEMS or all(self.busy[item_id] for item_id in self.live)
+        ):
             op = "create"
         actions: dict[str, Callable[[], Awaitable[None]]] = {
             "list": self.item_list,
@@ -411,6 +416,7 @@ async def soak() -> dict[str, Any]:
         "scheduler_late_max_s": run.late,
         "requests_total": sum(run.requests.values()),
         "requests": dict(run.requests),
+        "items_at_end": len(run.live),
         "errors_total": sum(run.errors.values()),
         "errors": dict(run.errors),
         "error_examples": run.examples,
