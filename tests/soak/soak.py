@@ -5,9 +5,9 @@ and PostgreSQL connections sampled meanwhile. Run in the e2e container by tests/
 
 Open loop: requests start at fixed intervals (SOAK_RATE per second), whether or not earlier
 ones have finished, so a slow app shows as latency and errors rather than as a slower load.
-Meanwhile SSE_SUBSCRIBERS clients each connect to /api/events, read for a few seconds and leave,
+Meanwhile SSE_SUBSCRIBERS (3) clients each connect to /api/events, read for a few seconds and leave,
 again and again; every item the driver writes while a session is subscribed must reach it.
-Writes SOAK_RESULTS/<server>-<stamp>.json, merges the run into latest.json and renders
+Writes tests/soak/results/<server>-<stamp>.json, merges the run into latest.json and renders
 latest.md; exits 1 if a criterion failed (verdict.py).
 """
 
@@ -34,10 +34,11 @@ BASE_URL = os.environ.get("E2E_BASE_URL", "http://nginx:8080")
 SERVER = os.environ["E2E_ASGI_SERVER"]
 DURATION = float(os.environ.get("SOAK_DURATION", "300"))
 RATE = float(os.environ.get("SOAK_RATE", "25"))
-SSE_SUBSCRIBERS = int(os.environ.get("SOAK_SSE_SUBSCRIBERS", "3"))
-RESULTS = Path(os.environ.get("SOAK_RESULTS", "tests/soak/results"))
 REVISION = os.environ.get("SOAK_REVISION", "unknown")
 
+RESULTS = Path("tests/soak/results")
+SEED = "soak"  # the same mix of operations every run
+SSE_SUBSCRIBERS = 3  # at a time; each comes and goes
 REQUEST_TIMEOUT = httpx.Timeout(10)
 OPERATION_DEADLINE = 30.0  # seconds, a whole operation (an export's body included)
 SAMPLE_EVERY = 5.0  # seconds between memory and connection samples
@@ -391,7 +392,7 @@ async def soak() -> dict[str, Any]:
         docker.api,
         httpx.AsyncClient(base_url=BASE_URL, timeout=REQUEST_TIMEOUT, limits=limits) as client,
     ):
-        run = Soak(client, random.Random(os.environ.get("SOAK_SEED", "soak")))
+        run = Soak(client, random.Random(SEED))
         print(
             f"soak: {DURATION:g} s at {RATE:g} req/s through {BASE_URL} ({SERVER}),"
             f" {SSE_SUBSCRIBERS} SSE subscribers",
