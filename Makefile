@@ -101,6 +101,10 @@ test-faults:
 bench:
 	bash bench/run
 
+.PHONY: soak  ## Soak through nginx (5 min): zero errors, flat memory; SOAK_DURATION, SOAK_RATE
+soak:
+	bash tests/soak/run
+
 .PHONY: clean  ## Remove containers, images AND the database volume (asks first; FORCE=1 skips)
 clean:
 	@if [ "$(FORCE)" != 1 ]; then \
