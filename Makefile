@@ -1,6 +1,7 @@
 # The user's entry point: `make help` lists every target.
 ASGI_SERVER ?= $(or $(shell sed -n 's/^ASGI_SERVER=//p' .env 2>/dev/null),uvicorn)
 TLS ?=
+NGINX_IMAGE ?= $(or $(shell sed -n 's/^NGINX_IMAGE=//p' .env 2>/dev/null),nginx:1.30)
 COMPOSE ?= docker compose $(if $(filter 1,$(TLS)),-f compose.yaml -f compose.tls.yaml)
 FORCE ?=
 export ASGI_SERVER
@@ -27,18 +28,9 @@ up: secrets $(if $(filter 1,$(TLS)),tls/cert.pem)
 	$(COMPOSE) exec nginx nginx -s reload
 	@echo "Stack is up: $(if $(filter 1,$(TLS)),https://$$($(COMPOSE) port nginx 8443),http://$$($(COMPOSE) port nginx 8080))/  (ASGI server: $(ASGI_SERVER))"
 
-# TLS=1: a self-signed certificate for localhost and 127.0.0.1, made once by the nginx image's
-# openssl. The key is readable by nginx's user (101) only; the directory by you and it.
+# TLS=1: a self-signed certificate for localhost and 127.0.0.1, made once (docker/tls-cert).
 tls/cert.pem:
-	@mkdir -p tls
-	docker run --rm --user 0 --entrypoint sh -v "$(CURDIR)/tls:/tls" "$${NGINX_IMAGE:-nginx:1.30}" -c '\
-	  set -o errexit; umask 077; \
-	  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
-	    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-	    -keyout /tls/key.pem -out /tls/cert.pem 2>/dev/null; \
-	  chown 101:101 /tls/key.pem; chmod 400 /tls/key.pem; chmod 644 /tls/cert.pem; \
-	  chgrp 101 /tls; chmod 750 /tls'
-	@echo "wrote tls/cert.pem (self-signed; trust it with curl --cacert tls/cert.pem)"
+	@bash docker/tls-cert tls "$(NGINX_IMAGE)"
 
 .PHONY: deploy  ## Rebuild the app and replace it, one container at a time, with no failed request (APP_REPLICAS=2)
 deploy: secrets
