@@ -61,7 +61,7 @@ def test_the_app_sees_https_and_sends_hsts_once(https: httpx.Client) -> None:
     response = https.get("/api/info")
 
     assert response.status_code == HTTPStatus.OK
-    assert response.json()["scheme"] == "https"
+    assert response.json()["client"]["scheme"] == "https"
     assert len(response.headers.get_list("strict-transport-security")) == 1
     assert response.headers["strict-transport-security"].startswith("max-age=")
 
