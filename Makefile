@@ -10,7 +10,7 @@ export ASGI_SERVER
 
 .PHONY: help  ## List the targets
 help:
-	@grep -E '^\.PHONY: [a-z-]+ +## ' $(MAKEFILE_LIST) | sed -E 's/^\.PHONY: ([a-z-]+) +## (.*)/  make \1\t\2/' | expand -t 18
+	@grep -E '^\.PHONY: [a-z-]+ +## ' $(MAKEFILE_LIST) | sed -E 's/^\.PHONY: ([a-z-]+) +## (.*)/  make \1\t\2/' | expand -t 20
 
 # The secrets, as files under secrets/ (0700): written once, never overwritten, never committed.
 SECRETS_DIR ?= secrets
