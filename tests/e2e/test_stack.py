@@ -48,6 +48,7 @@ async def test_forged_forwarded_headers_are_replaced_by_nginx(client: httpx.Asyn
 
     response = await client.get("/api/info", headers=forged)
 
+    assert response.status_code == HTTPStatus.OK, response.text
     assert response.json()["client"] == {"address": own_address(), "scheme": "http"}
 
 
