@@ -34,6 +34,7 @@ async def client_loop(
     number: int, http: httpx.AsyncClient, stop: asyncio.Event, counts: collections.Counter[str]
 ) -> list[str]:
     failures: list[str] = []
+    started = time.monotonic()
     sequence = 0
     while not stop.is_set():
         sequence += 1
@@ -52,12 +53,15 @@ async def client_loop(
                 counts[f"{method} retried after a keep-alive close"] += 1
                 response = await http.request(method, path, json=body, headers=headers)
         except httpx.TransportError as exc:
-            failures.append(f"{method} {path}: {exc!r}")
+            failures.append(f"{time.monotonic() - started:5.1f}s {method} {path}: {exc!r}")
             counts["transport error"] += 1
         else:
             counts[f"{method} {response.status_code}"] += 1
             if response.status_code != expected:
-                failures.append(f"{method} {path}: {response.status_code} {response.text[:200]}")
+                failures.append(
+                    f"{time.monotonic() - started:5.1f}s {method} {path}: "
+                    f"{response.status_code} {response.text[:200]}"
+                )
         await asyncio.sleep(0.02)
     return failures
 
