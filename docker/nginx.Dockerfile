@@ -35,6 +35,8 @@ FROM ${NGINX_IMAGE} AS nginx
 #   NGINX_CLIENT_TIMEOUT     longest pause while a client sends its headers or body
 #   NGINX_TLS                off, or on: HTTPS on 8443, HTTP redirecting (compose.tls.yaml)
 #   NGINX_HSTS_SECONDS       HSTS max-age on HTTPS responses
+#   NGINX_ACCESS_LOG         the access_log directive's arguments, or off
+#   NGINX_UPSTREAM_KEEPALIVE idle connections to the app kept open per nginx worker
 ENV NGINX_API_RATE=100r/s \
     NGINX_API_BURST=200 \
     NGINX_API_BURST_NODELAY=100 \
@@ -45,6 +47,8 @@ ENV NGINX_API_RATE=100r/s \
     NGINX_CLIENT_TIMEOUT=10s \
     NGINX_TLS=off \
     NGINX_HSTS_SECONDS=3600 \
+    NGINX_ACCESS_LOG="/dev/stdout main" \
+    NGINX_UPSTREAM_KEEPALIVE=64 \
     NGINX_ENVSUBST_FILTER=^NGINX_
 RUN rm -f /etc/nginx/conf.d/default.conf
 COPY nginx/nginx.conf /etc/nginx/nginx.conf
