@@ -7,8 +7,10 @@ workload. Prints one JSON record per run on stdout; progress goes to stderr.
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
+import tempfile
 from typing import Any
 
 NGINX = "http://nginx:8080"
@@ -27,6 +29,8 @@ WORKLOADS: dict[str, tuple[str, int, str]] = {
     "raw-direct": (f"{APP}/bench/raw", 64, "bare ASGI handler, straight to the app"),
 }
 HELLO_DELAY = 1.0
+HELLO_SECONDS = 4
+HELLO_WARM_UP_SECONDS = 2
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 
 
@@ -71,21 +75,65 @@ def wrk(url: str, connections: int, seconds: int) -> dict[str, Any]:
     return parse(done.stdout)
 
 
+def h2load(url: str, connections: int, seconds: int, warm_up: int) -> dict[str, Any]:
+    """One h2load run over HTTP/1.1: a warm-up on the same connections, then `seconds` measured.
+
+    Used for the hello workload. wrk opens its connections anew for every run, so each of its
+    runs starts with 1,000 requests arriving at once, and the first, long round of sleeps weighs
+    on its average; h2load's warm-up absorbs that start, and only the steady state is measured.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".tsv") as log:
+        command = ["h2load", "--h1", f"--clients={connections}", "--threads=2"]
+        command += [f"--duration={seconds}", f"--warm-up-time={warm_up}"]
+        command += ["--header=Host: nginx", f"--log-file={log.name}", url]
+        done = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
+        return parse_h2load(done.stdout, log.read(), connections)
+
+
+def parse_h2load(output: str, log: str, connections: int) -> dict[str, Any]:
+    """The figures of an h2load run, from its report and its --log-file (a row per request
+    measured: start in µs since the epoch, status or -1 for a failure, latency in µs)."""
+    rate = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", output)
+    counts = re.search(r"(\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", output)
+    if rate is None or counts is None:
+        raise ValueError(f"not an h2load report:\n{output}")
+    rows = [line.split("\t") for line in log.splitlines() if line]
+    ok = sorted(int(latency) / 1000 for _, status, latency in rows if status == "200")
+    total = sum(map(int, counts.groups()))
+    if not ok:
+        # A server that cannot hold the connections (one sync worker): no answer to time, and
+        # when not one request even ended in the window, each connection's is an error.
+        return {"rps": 0.0, "requests": total, "errors": total or connections}
+    return {
+        # Successful responses only, as for wrk.
+        "rps": float(rate.group(1)) * len(ok) / len(rows),
+        "requests": total,
+        "latency_avg_ms": statistics.fmean(ok),
+        "p50_ms": ok[len(ok) // 2],
+        "p90_ms": ok[min(len(ok) - 1, int(len(ok) * 0.90))],
+        "p99_ms": ok[min(len(ok) - 1, int(len(ok) * 0.99))],
+        "errors": len(rows) - len(ok),
+    }
+
+
 def main(contender: str, workloads: list[str]) -> None:
     seconds = int(os.environ.get("BENCH_DURATION", "2"))
     runs = int(os.environ.get("BENCH_RUNS", "3"))
     for name in workloads:
         url, connections, _ = WORKLOADS[name]
-        # A hello run starts with all 1,000 requests arriving at once; only longer runs show the
-        # steady state, in which the sleeps have spread out. Its ratio to the ideal comes from
-        # the average latency (report.py).
-        length = max(seconds, 10) if name == "hello" else seconds
-        warm_up = 3 if name == "hello" else max(1, length // 2)
-        wrk(url, connections, warm_up)  # connections, pools, caches
+        hello = name == "hello"
+        # Each h2load run warms up on its own connections (its first round of sleeps).
+        length = max(seconds, HELLO_SECONDS) if hello else seconds
+        if not hello:
+            wrk(url, connections, max(1, length // 2))  # connections, pools, caches
         for run in range(1, runs + 1):
             record = {"contender": contender, "workload": name, "run": run, "url": url}
             record |= {"connections": connections, "duration_s": length}
-            record |= wrk(url, connections, length)
+            if hello:
+                record["warm_up_s"] = HELLO_WARM_UP_SECONDS
+                record |= h2load(url, connections, length, HELLO_WARM_UP_SECONDS)
+            else:
+                record |= wrk(url, connections, length)
             print(json.dumps(record), flush=True)
             print(
                 f"  {contender:17} {name:12} run {run}: {record['rps']:10.1f} req/s",

@@ -45,13 +45,19 @@ def aggregate(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "rps_median": statistics.median(rps),
                 "rps_min": min(rps),
                 "rps_max": max(rps),
-                "latency_avg_ms": statistics.median(run["latency_avg_ms"] for run in runs),
-                "p50_ms": statistics.median(run.get("p50_ms", 0.0) for run in runs),
-                "p99_ms": statistics.median(run.get("p99_ms", 0.0) for run in runs),
+                "latency_avg_ms": median_of(runs, "latency_avg_ms"),
+                "p50_ms": median_of(runs, "p50_ms"),
+                "p99_ms": median_of(runs, "p99_ms"),
                 "errors": sum(run["errors"] for run in runs),
             }
         )
     return sorted(results, key=lambda r: (rank(r["contender"]), r["workload"]))
+
+
+def median_of(runs: list[dict[str, Any]], key: str) -> float | None:
+    """The median of a latency over the runs that timed one (none: no request succeeded)."""
+    values = [run[key] for run in runs if run.get(key) is not None]
+    return statistics.median(values) if values else None
 
 
 def rank(contender: str) -> int:
@@ -78,7 +84,9 @@ def ratios(results: list[dict[str, Any]]) -> dict[str, Any]:
         # Every connection waiting on a 1 s sleep: the ideal rate is connections / 1 s, reached
         # when each request takes exactly its sleep; queueing shows as extra latency.
         out[f"hello_vs_ideal_{server}"] = (
-            round(HELLO_DELAY_MS / hello["latency_avg_ms"], 3) if hello else None
+            round(HELLO_DELAY_MS / hello["latency_avg_ms"], 3)
+            if hello and hello["latency_avg_ms"]
+            else None
         )
     out["pool_over_no_pool_db"] = ratio(rps(DEFAULT, "db"), rps("uvicorn-nopool", "db"))
     out["lean_over_stock_handler"] = {
@@ -127,8 +135,12 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
         f"{report['machine']['memory_gib']} GiB; {report['machine']['layout']}. "
-        f"{report['settings']['runs']} runs of {report['settings']['duration_s']} s per cell "
-        "after a warm-up (hello: 10 s runs); medians.",
+        f"{report['settings']['runs']} runs of {report['settings']['duration_s']:g} s per cell "
+        "after a warm-up, wrk; hello: h2load, each run "
+        f"{report['settings']['hello_warm_up_s']} s of warm-up on its 1,000 connections, then "
+        f"{report['settings']['hello_s']} s measured. Medians. The hello ratio to the ideal is "
+        "1 s / mean latency (Little's law; the req/s column counts the requests completed in the "
+        "window, which, with every connection on a 1 s cycle, depends on where the window cuts).",
         "",
         "| contender | workload | conns | req/s (median) | min-max | p50 ms | p99 ms | errors |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
@@ -137,10 +149,14 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"| {r['contender']} | {r['workload']} | {r['connections']} | "
             f"{r['rps_median']:,.0f} | {r['rps_min']:,.0f} to {r['rps_max']:,.0f} | "
-            f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |"
+            f"{milliseconds(r['p50_ms'])} | {milliseconds(r['p99_ms'])} | {r['errors']} |"
         )
     lines += ["", "## Ratios", "", "```json", json.dumps(report["ratios"], indent=2), "```", ""]
     return "\n".join(lines)
+
+
+def milliseconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def chart(results: list[dict[str, Any]], path: Path, title: str) -> None:
@@ -170,6 +186,7 @@ def chart(results: list[dict[str, Any]], path: Path, title: str) -> None:
 def main(raw_dir: Path, out_dir: Path) -> None:
     raw = [json.loads(line) for f in sorted(raw_dir.glob("*.jsonl")) for line in f.open() if line]
     results = aggregate(raw)
+    hello: dict[str, Any] = next((r for r in raw if r["workload"] == "hello"), {})
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -177,6 +194,9 @@ def main(raw_dir: Path, out_dir: Path) -> None:
         "settings": {
             "duration_s": float(os.environ.get("BENCH_DURATION", "2")),
             "runs": int(os.environ.get("BENCH_RUNS", "3")),
+            # As driver.py ran them (every hello record says the same).
+            "hello_s": hello.get("duration_s"),
+            "hello_warm_up_s": hello.get("warm_up_s"),
         },
         "results": results,
         "ratios": ratios(results),

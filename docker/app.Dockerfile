@@ -70,11 +70,12 @@ COPY app/ /app/
 COPY --from=static-manifest /srv/static/staticfiles.json /srv/static/staticfiles.json
 USER app
 
-# `make bench`: the app with the peers' servers (gunicorn) and the load generator (wrk).
+# `make bench`: the app with the peers' servers (gunicorn) and the load generators (wrk; h2load,
+# whose warm-up keeps its connections, for the 1,000-connection hello workload).
 FROM base AS bench
 RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
     --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \
-    apt-get update && apt-get install --yes --no-install-recommends wrk
+    apt-get update && apt-get install --yes --no-install-recommends wrk nghttp2-client
 COPY --from=bench-builder /opt/venv /opt/venv
 COPY app/ /app/
 RUN SECRET_KEY=collectstatic-only POSTGRES_HOST=- POSTGRES_DB=- POSTGRES_USER=- \

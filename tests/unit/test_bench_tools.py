@@ -1,0 +1,98 @@
+"""make bench's arithmetic: what it reads from the load generators and the ratios it reports."""
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def load(name: str) -> ModuleType:
+    # bench/ is a folder of scripts, not a package (and `bench` is also a Django app).
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+driver, report = load("driver"), load("report")
+
+H2LOAD_REPORT = (
+    "finished in 6.05s, 873.25 req/s, 329.17KB/s\n"
+    "requests: {total} total, {total} started, {total} done, {ok} succeeded, {failed} failed, "
+    "0 errored, 0 timeout\n"
+)
+
+
+def h2load_log(latencies_ms: list[float], status: str = "200") -> str:
+    return "".join(f"1795734958363816\t{status}\t{int(ms * 1000)}\n" for ms in latencies_ms)
+
+
+def test_h2load_figures_come_from_the_requests_measured() -> None:
+    latencies = [1000.0 + i for i in range(100)]  # 1,000 to 1,099 ms
+
+    figures = driver.parse_h2load(
+        H2LOAD_REPORT.format(total=100, ok=100, failed=0), h2load_log(latencies), 1000
+    )
+
+    assert figures["rps"] == pytest.approx(873.25)
+    assert figures["latency_avg_ms"] == pytest.approx(1049.5)
+    assert figures["p50_ms"] == pytest.approx(1050)
+    assert figures["p99_ms"] == pytest.approx(1099)
+    assert figures["errors"] == 0
+
+
+def test_h2load_failures_are_errors_and_leave_the_rate() -> None:
+    log = h2load_log([1000.0] * 75) + h2load_log([5.0] * 25, status="503")
+
+    figures = driver.parse_h2load(H2LOAD_REPORT.format(total=100, ok=75, failed=25), log, 1000)
+
+    assert figures["errors"] == 25
+    assert figures["rps"] == pytest.approx(873.25 * 0.75)
+    assert figures["latency_avg_ms"] == pytest.approx(1000)  # the failures are not timed
+
+
+def test_h2load_with_no_answer_at_all_counts_every_connection_as_an_error() -> None:
+    figures = driver.parse_h2load(H2LOAD_REPORT.format(total=0, ok=0, failed=0), "", 1000)
+
+    assert figures == {"rps": 0.0, "requests": 0, "errors": 1000}
+
+
+def test_something_else_than_an_h2load_report_is_refused() -> None:
+    with pytest.raises(ValueError, match="not an h2load report"):
+        driver.parse_h2load("connection refused", "", 1000)
+
+
+def record(contender: str, workload: str, rps: float, **figures: Any) -> dict[str, Any]:
+    base = {"connections": 64, "latency_avg_ms": 10.0, "p50_ms": 9.0, "p99_ms": 20.0}
+    return {"contender": contender, "workload": workload, "rps": rps, "errors": 0} | base | figures
+
+
+def test_ratios_are_medians_of_the_runs_against_each_other() -> None:
+    raw = [record("uvicorn", "json", rps) for rps in (3000, 2000, 2500)]
+    raw += [record("gunicorn-sync", "json", rps) for rps in (1000, 900, 1100)]
+    raw += [record("uvicorn", "db", 1000), record("uvicorn-nopool", "db", 200)]
+
+    ratios = report.ratios(report.aggregate(raw))
+
+    assert ratios["json_over_gunicorn_sync"] == 2.5
+    assert ratios["pool_over_no_pool_db"] == 5.0
+    assert ratios["each_over_default"]["gunicorn-sync"] == {"json": 0.4}
+
+
+def test_the_hello_ratio_is_the_sleep_over_the_mean_latency() -> None:
+    raw = [record("uvicorn", "hello", 950, latency_avg_ms=ms) for ms in (1040, 1025, 1100)]
+    raw.append(record("gunicorn-sync", "hello", 0.0, latency_avg_ms=None, errors=1000))
+
+    results = report.aggregate(raw)
+    ratios = report.ratios(results)
+
+    assert ratios["hello_vs_ideal_uvicorn"] == pytest.approx(1000 / 1040, abs=0.001)
+    sync = next(r for r in results if r["contender"] == "gunicorn-sync")
+    assert sync["latency_avg_ms"] is None
+    assert sync["errors"] == 1000
