@@ -89,7 +89,7 @@ test:
 test-faults:
 	bash tests/run faults
 
-.PHONY: bench  ## Benchmark every contender (about 9 min); BENCH_DURATION, BENCH_RUNS, BENCH_ONLY narrow it
+.PHONY: bench  ## Benchmark every contender (about 6½ min); BENCH_DURATION, BENCH_RUNS, BENCH_ONLY narrow it
 bench:
 	bash bench/run
 
