@@ -1,6 +1,6 @@
-"""Runs the load for one contender: a warm-up per workload, then BENCH_RUNS rounds in which each
-workload runs once for BENCH_DURATION seconds (wrk; hello: h2load). Prints one JSON record per
-run on stdout; progress goes to stderr.
+"""Runs the load for one contender, workload after workload, in the order given: a warm-up, then
+BENCH_RUNS runs of BENCH_DURATION seconds (wrk; hello: h2load). Prints one JSON record per run
+on stdout; progress goes to stderr.
 
     python bench/driver.py CONTENDER WORKLOAD [WORKLOAD ...]
 """
@@ -120,33 +120,28 @@ def parse_h2load(output: str, log: str, connections: int) -> dict[str, Any]:
 def main(contender: str, workloads: list[str]) -> None:
     seconds = int(os.environ.get("BENCH_DURATION", "2"))
     runs = int(os.environ.get("BENCH_RUNS", "3"))
-    for name in workloads:  # connections, pools, caches (h2load warms up on its own, per run)
-        url, connections, _ = WORKLOADS[name]
-        if name != "hello":
-            wrk(url, connections, max(1, seconds // 2))
-    # Round by round, every workload once a round: a drift of the machine's speed (it is shared)
-    # then touches each workload alike, and the ratios between them (nginx vs direct, Django vs
-    # bare) compare runs minutes apart no more. hello's runs come last: a server that cannot
-    # serve it (one sync worker) is left with a queue of 1 s requests for minutes.
-    order = [name for name in workloads if name != "hello"]
-    rounds = [(run, name) for run in range(1, runs + 1) for name in order]
-    rounds += [(run, "hello") for run in range(1, runs + 1) if "hello" in workloads]
-    for run, name in rounds:
+    for name in workloads:
         url, connections, _ = WORKLOADS[name]
         hello = name == "hello"
         length = max(seconds, HELLO_SECONDS) if hello else seconds
-        record = {"contender": contender, "workload": name, "run": run, "url": url}
-        record |= {"connections": connections, "duration_s": length}
-        if hello:
-            record["warm_up_s"] = HELLO_WARM_UP_SECONDS
-            record |= h2load(url, connections, length, HELLO_WARM_UP_SECONDS)
-        else:
-            record |= wrk(url, connections, length)
-        print(json.dumps(record), flush=True)
-        print(
-            f"  {contender:17} {name:12} run {run}: {record['rps']:10.1f} req/s",
-            file=sys.stderr,
-        )
+        # Connections, pools, caches; and what the previous workload left queued (one sync
+        # worker still owes the 64 slow requests nginx had passed on). h2load warms up on its
+        # own, in every run.
+        if not hello:
+            wrk(url, connections, max(1, seconds // 2))
+        for run in range(1, runs + 1):
+            record = {"contender": contender, "workload": name, "run": run, "url": url}
+            record |= {"connections": connections, "duration_s": length}
+            if hello:
+                record["warm_up_s"] = HELLO_WARM_UP_SECONDS
+                record |= h2load(url, connections, length, HELLO_WARM_UP_SECONDS)
+            else:
+                record |= wrk(url, connections, length)
+            print(json.dumps(record), flush=True)
+            print(
+                f"  {contender:17} {name:12} run {run}: {record['rps']:10.1f} req/s",
+                file=sys.stderr,
+            )
 
 
 if __name__ == "__main__":

@@ -136,7 +136,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
         f"{report['machine']['memory_gib']} GiB; {report['machine']['layout']}. "
         f"{report['settings']['runs']} runs of {report['settings']['duration_s']:g} s per cell "
-        "after a warm-up (in rounds: each workload once a round), wrk; hello: h2load, each run "
+        "after a warm-up, wrk; hello: h2load, each run "
         f"{report['settings']['hello_warm_up_s']} s of warm-up on its 1,000 connections, then "
         f"{report['settings']['hello_s']} s measured. Medians. The hello ratio to the ideal is "
         "1 s / mean latency (Little's law; the req/s column counts the requests completed in the "
