@@ -9,6 +9,7 @@ from http import HTTPStatus
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
+from accounts.auth import read_refusal
 from core.http import allow
 from core.problems import problem
 from events.broker import Event, Subscription, Unavailable, broker
@@ -45,6 +46,8 @@ async def _events(subscription: Subscription) -> AsyncIterator[str]:
 
 @allow("GET")
 async def events(request: HttpRequest) -> HttpResponseBase:
+    if (refusal := await read_refusal(request)) is not None:
+        return refusal
     try:
         await broker().ready(within=settings.EVENTS_READY_TIMEOUT)
     except Unavailable:

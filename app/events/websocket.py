@@ -1,7 +1,8 @@
 """WS /ws/events: the events of /api/events over a WebSocket, as plain ASGI (no framework).
 
 Each event is one text message, the event's JSON. The handshake is refused (403) for a Host
-that ALLOWED_HOSTS refuses, and closed with 1011 when the database cannot be listened to.
+that ALLOWED_HOSTS refuses or a reader accounts.auth refuses, and closed with 1011 when the
+database cannot be listened to.
 """
 
 import asyncio
@@ -12,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+from accounts.auth import websocket_reader
 from events.broker import Unavailable, broker
 
 Scope = dict[str, Any]
@@ -30,12 +32,16 @@ async def events_websocket(scope: Scope, receive: Any, send: Any) -> None:
     if not _host_allowed(scope):
         await send({"type": "websocket.close", "code": 1008})
         return
+    allowed, subprotocol = await websocket_reader(scope)
+    if not allowed:  # the server refuses the handshake (403)
+        await send({"type": "websocket.close", "code": 1008})
+        return
     try:
         await broker().ready(within=settings.EVENTS_READY_TIMEOUT)
     except Unavailable:
         await send({"type": "websocket.close", "code": 1011})
         return
-    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.accept", "subprotocol": subprotocol})
 
     async def until_disconnect() -> None:
         while (await receive())["type"] != "websocket.disconnect":
