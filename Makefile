@@ -26,7 +26,7 @@ secrets:
 # one-line reason (manage.py checkdb) is repeated at the end.
 up: secrets $(if $(filter 1,$(TLS)),tls/cert.pem)
 	$(COMPOSE) up --detach --build --wait --wait-timeout 300 --remove-orphans app \
-	  || { $(COMPOSE) logs --no-log-prefix migrate 2>/dev/null | grep -m 1 '^database error: ' >&2; exit 1; }
+	  || { $(COMPOSE) logs --no-log-prefix migrate 2>/dev/null | grep -m 1 -o 'database error: .*' >&2; exit 1; }
 	$(COMPOSE) up --detach --build --wait --wait-timeout 60 nginx
 	$(COMPOSE) exec nginx nginx -s reload
 	@echo "Stack is up: $(if $(filter 1,$(TLS)),https://$$($(COMPOSE) port nginx 8443),http://$$($(COMPOSE) port nginx 8080))/  (ASGI server: $(ASGI_SERVER))"
