@@ -2,7 +2,7 @@
 
 `?since=<id>` resumes after that id, as on /api/events. Each message is one JSON text:
 
-    {"type": "subscribed", "id": 41}               first: the stream continues after id 41
+    {"type": "subscribed", "id": 41, "instance": "<host>"}   first: it continues after id 41
     {"id": 42, "type": "item.updated", "at": ..., "item": {...}}     an event
     {"type": "reset", "id": 57, "reason": "behind"}  cannot resume there: continues after the
                                                     head (57); reload your state
@@ -14,6 +14,7 @@ later) when the event log cannot be read, 1012 (service restart) when the server
 
 import asyncio
 import json
+import socket
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -88,7 +89,9 @@ async def _send_stream(since: int | None, send: Any) -> None:
             elif isinstance(message, Heartbeat):
                 continue  # the server's own WebSocket pings keep the connection alive
             elif isinstance(message, Start):
-                text = json.dumps({"type": "subscribed", "id": message.id})
+                text = json.dumps(
+                    {"type": "subscribed", "id": message.id, "instance": socket.gethostname()}
+                )
                 await send({"type": "websocket.send", "text": text})
             elif isinstance(message, Reset):
                 text = json.dumps({"type": "reset", "id": message.id, "reason": message.reason})
