@@ -46,7 +46,9 @@ async def until_served(client: httpx.AsyncClient, *, within: float = 30) -> None
     """Until nginx reaches the app again (it retries a failed app after 2 s, and reloads when
     the restarted app has another address)."""
     async with asyncio.timeout(within):
-        while (await client.get("/api/info")).status_code != HTTPStatus.OK:
+        while True:
+            if (await client.get("/api/info")).status_code == HTTPStatus.OK:
+                return
             await asyncio.sleep(0.5)
 
 
