@@ -1,4 +1,4 @@
-"""Server-Sent Events: GET /api/events (docs/events.md).
+"""Server-Sent Events: GET /api/events (docs/events.md), and /events/, a page that shows them.
 
 Resumes after `Last-Event-ID` (what a browser's EventSource sends when it reconnects by
 itself) or else `?since=<id>`; the header wins, since a browser reconnects to the same URL,
@@ -30,7 +30,8 @@ import socket
 from collections.abc import AsyncIterator
 from http import HTTPStatus
 
-from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.shortcuts import render
 
 from core.http import allow
 from core.problems import problem
@@ -96,3 +97,13 @@ async def events(request: HttpRequest) -> HttpResponseBase:
     return StreamingHttpResponse(
         sse(since, reset), content_type="text/event-stream", headers=HEADERS
     )
+
+
+LIVE_PAGE_SHOWN = 200  # events the live page keeps on screen
+
+
+@allow("GET")
+async def live(request: HttpRequest) -> HttpResponse:
+    """A page that follows /api/events in the browser: what it looks like to a real client,
+    with the browser's own reconnection (static/events/live.js). The browser tests use it."""
+    return render(request, "events/live.html", {"shown": LIVE_PAGE_SHOWN})

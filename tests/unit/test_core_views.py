@@ -134,8 +134,9 @@ async def test_landing_page_links_every_endpoint_and_names_the_server(
     assert response["Content-Type"] == "text/html; charset=utf-8"
     for url in ["/healthz", "/readyz", "/api/info", "/api/hello?delay=1", "/api/items?limit=5"]:
         assert f'href="{url}"' in html
-    for url in ["/api/items/export", "/api/events", "/api/docs", "/api/openapi.json", "/admin/"]:
+    for url in ["/api/items/export", "/api/events", "/events/", "/api/docs", "/api/openapi.json"]:
         assert f'href="{url}"' in html
+    assert 'href="/admin/"' in html
     assert "<code>/ws/events</code>" in html
     assert '<strong id="asgi-server">' in html
     # The stylesheet is referenced by its hashed name, so nginx may cache it for a year.
