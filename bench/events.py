@@ -429,7 +429,7 @@ async def grid(stack: Stack, db: Database, quick: bool) -> list[dict[str, Any]]:
             connect_s = time.monotonic() - started
             await asyncio.sleep(5)  # idle: heartbeats aside, nothing happens
             idle = app_cgroup(stack)["anon"]
-            common = {
+            common: dict[str, Any] = {
                 "transport": kind,
                 "subscribers": count,
                 "connect_s": connect_s,
@@ -465,6 +465,8 @@ async def storm(stack: Stack, db: Database, kind: str, count: int) -> dict[str, 
     await asyncio.wait([s.closed for s in subscribers], return_when=asyncio.FIRST_COMPLETED)
     dropped_at = time.monotonic()
     head_then = 0
+    reconnected: list[Subscriber] = []
+    caught_up, seconds = False, 0.0
 
     back_after: list[float] = []  # seconds from the drop until each subscriber was back
     attempts = 0
@@ -494,8 +496,6 @@ async def storm(stack: Stack, db: Database, kind: str, count: int) -> dict[str, 
         )
         seconds = time.monotonic() - dropped_at
 
-    reconnected: list[Subscriber] = []
-    caught_up, seconds = False, 0.0
     during = await app_queries_per_s(db, storm_passes, extra=1)
     writing.cancel()
     with contextlib.suppress(asyncio.CancelledError):
