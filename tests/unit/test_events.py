@@ -502,3 +502,10 @@ async def test_websocket_closes_1012_when_the_server_stops(log: EventLog) -> Non
 
     closed = await socket.next()
     assert (closed["type"], closed["code"]) == ("websocket.close", 1012)
+
+
+async def test_the_api_docs_describe_event_ids_resume_and_reset() -> None:
+    description = (await AsyncClient().get("/api/openapi.json")).json()["info"]["description"]
+
+    for promise in ["strictly increasing in commit order", "Last-Event-ID", "?since=", "reset"]:
+        assert promise in description
