@@ -40,6 +40,9 @@ def app_back(stack: Stack) -> Iterator[None]:
     yield
     stack.start("app")
     stack.wait_healthy("app", within=60)
+    # nginx's health check went through the stopped app: wait until it is healthy again, so
+    # that the tests after this one find the stack as they expect it.
+    stack.wait_healthy("nginx", within=60)
 
 
 def test_the_page_keeps_every_event_through_an_app_restart(

@@ -158,6 +158,9 @@ def app_back(stack: Stack) -> Iterator[None]:
     yield
     stack.start("app")
     stack.wait_healthy("app", within=60)
+    # nginx's health check went through the stopped app: wait until it is healthy again, so
+    # that the tests after this one find the stack as they expect it.
+    stack.wait_healthy("nginx", within=60)
 
 
 async def test_subscribers_resume_without_a_gap_across_an_app_restart(
