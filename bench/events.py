@@ -331,10 +331,10 @@ fi
 """
 
 
-def app_cgroup(stack: Stack) -> dict[str, int]:
-    """The app container's CPU time (µs) and anonymous memory (bytes), from its cgroup (v2, or
-    v1's cpuacct and memory controllers)."""
-    text = stack.exec("app", "sh", "-c", CGROUP).decode()
+def app_cgroup(stack: Stack, service: str = "app") -> dict[str, int]:
+    """A container's CPU time (µs) and anonymous memory (bytes), from its cgroup (v2, or v1's
+    cpuacct and memory controllers): the app's, or nginx's."""
+    text = stack.exec(service, "sh", "-c", CGROUP).decode()
     values = {k: int(v) for k, v in (line.split() for line in text.splitlines()) if v.isdigit()}
     if "usage_usec" in values:
         return {"cpu_us": values["usage_usec"], "anon": values["anon"]}
@@ -385,6 +385,7 @@ async def run_cell(
     seconds = 20.0 if rate == 1 else 10.0
     tally.deliveries, tally.latencies_ms = 0, []
     await db.write(rate, 1.0 if rate > 1 else 2.0)  # warm-up
+    nginx_before = app_cgroup(stack, "nginx")["cpu_us"]
     before, client_before, wall_before = app_cgroup(stack), time.process_time(), time.monotonic()
     tally.measuring = True
     db.commit_ms = []
@@ -394,6 +395,7 @@ async def run_cell(
     tally.measuring = False
     wall = time.monotonic() - wall_before
     after, client_cpu = app_cgroup(stack), (time.process_time() - client_before) / wall
+    nginx_cpu = (app_cgroup(stack, "nginx")["cpu_us"] - nginx_before) / 1e6 / wall
     app_cpu_s = (after["cpu_us"] - before["cpu_us"]) / 1e6
     latencies = tally.latencies_ms
     return {
@@ -408,13 +410,16 @@ async def run_cell(
         "app_cpu_share": app_cpu_s / wall,
         "app_cpu_ms_per_1000": 1e6 * app_cpu_s / tally.deliveries if tally.deliveries else None,
         "client_cpu_share": client_cpu,
+        "nginx_cpu_share": nginx_cpu,  # nginx shares the client's core
         "discarded": client_cpu > CLIENT_CPU_BOUND,
         **verdict(subscribers, head),
     }
 
 
-async def grid(stack: Stack, db: Database, quick: bool) -> list[dict[str, Any]]:
-    cells = []
+async def grid(
+    stack: Stack, db: Database, quick: bool, failures: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    cells: list[dict[str, Any]] = []
     counts = [100, 1_000] if quick else SUBSCRIBERS
     for kind in KINDS:
         for count in counts:
@@ -425,7 +430,13 @@ async def grid(stack: Stack, db: Database, quick: bool) -> list[dict[str, Any]]:
             baseline = app_cgroup(stack)["anon"]
             tally = Tally()
             started = time.monotonic()
-            subscribers = await subscribe_many(kind, tally, count)
+            try:
+                subscribers = await subscribe_many(kind, tally, count)
+            except (ConnectionError, OSError, TimeoutError) as exc:
+                # Recorded as what it is (N subscribers could not all connect), not a crash.
+                failures.append({"transport": kind, "subscribers": count, "failed": repr(exc)})
+                log(f"{kind} x {count}: could not connect them all: {exc!r}")
+                continue
             connect_s = time.monotonic() - started
             await asyncio.sleep(5)  # idle: heartbeats aside, nothing happens
             idle = app_cgroup(stack)["anon"]
@@ -596,10 +607,17 @@ async def main() -> int:
     args = parser.parse_args()
     started = time.time()
     db = await Database.connect()
+    failures: list[dict[str, Any]] = []
     with Stack.of_this_container() as stack:
-        cells = await grid(stack, db, args.quick)
+        cells = await grid(stack, db, args.quick, failures)
         count = 1_000 if args.quick else STORM_SUBSCRIBERS
-        storms = [await storm(stack, db, kind, count) for kind in KINDS]
+        storms = []
+        for kind in KINDS:
+            try:
+                storms.append(await storm(stack, db, kind, count))
+            except (ConnectionError, OSError, TimeoutError) as exc:
+                failures.append({"storm": kind, "subscribers": count, "failed": repr(exc)})
+                log(f"storm, {kind} x {count}: failed: {exc!r}")
         write_rates = await writes(db)
     record = {
         "started": datetime.fromtimestamp(started).astimezone().isoformat(timespec="seconds"),
@@ -607,6 +625,7 @@ async def main() -> int:
         "quick": args.quick,
         "commit": os.environ.get("BENCH_COMMIT", ""),
         "cells": cells,
+        "failures": failures,
         "storms": storms,
         "writes": write_rates,
     }

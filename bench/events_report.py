@@ -52,7 +52,10 @@ def summary(run: dict[str, Any]) -> dict[str, Any]:
     most = max((c["subscribers"] for c in good), default=0)
     idle = max((c["idle_bytes_per_subscriber"] for c in run["cells"]), default=0) / 1024
     storm = max((s["seconds_until_all_caught_up"] for s in run["storms"]), default=None)
-    storms_ok = all(s["caught_up"] and s["lost"] == 0 for s in run["storms"])
+    storms_ok = bool(run["storms"]) and all(
+        s["caught_up"] and s["lost"] == 0 for s in run["storms"]
+    )
+    storms_ok = storms_ok and not any("storm" in f for f in run.get("failures", []))
     return {
         "subscribers on one process": (most, most >= GOALS["subscribers on one process"]),
         "deliveries per second per app core": (
@@ -97,6 +100,9 @@ def markdown(run: dict[str, Any]) -> str:
             f" {figure(per_core(c))} | {c['idle_bytes_per_subscriber'] / 1024:.1f} |"
             f" {c['client_cpu_share']:.0%} | {c['lost']} | {c['duplicates']} |"
         )
+    for f in run.get("failures", []):
+        what = f"storm, {f['storm']}" if "storm" in f else f["transport"]
+        lines.append(f"| {what} | {f['subscribers']:,} | **failed**: {f['failed']} |")
     lines += [
         "",
         "Reconnect storms (every stream dropped at once by an nginx reload; each subscriber"
