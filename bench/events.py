@@ -257,9 +257,13 @@ async def subscribe(kind: str, tally: Tally, since: int | None = None) -> Subscr
 
 async def subscribe_many(kind: str, tally: Tally, count: int) -> list[Subscriber]:
     subscribers: list[Subscriber] = []
-    for start in range(0, count, CONNECT_AT_ONCE):
-        batch = min(CONNECT_AT_ONCE, count - start)
-        subscribers += await asyncio.gather(*(subscribe(kind, tally) for _ in range(batch)))
+    try:
+        for start in range(0, count, CONNECT_AT_ONCE):
+            batch = min(CONNECT_AT_ONCE, count - start)
+            subscribers += await asyncio.gather(*(subscribe(kind, tally) for _ in range(batch)))
+    except BaseException:
+        close_all(subscribers)  # none is left open to weigh on what is measured next
+        raise
     return subscribers
 
 
@@ -500,7 +504,14 @@ async def storm(stack: Stack, db: Database, kind: str, count: int) -> dict[str, 
 
     async def storm_passes() -> None:
         nonlocal head_then, reconnected, caught_up, seconds
-        reconnected = await asyncio.gather(*(again(s) for s in subscribers))
+        results = await asyncio.gather(*(again(s) for s in subscribers), return_exceptions=True)
+        reconnected = [r for r in results if isinstance(r, Subscriber)]
+        if len(reconnected) < len(subscribers):
+            close_all(reconnected)
+            failed = next(r for r in results if not isinstance(r, Subscriber))
+            raise ConnectionError(
+                f"{len(subscribers) - len(reconnected)} never came back: {failed!r}"
+            )
         head_then = await db.head()
         caught_up = await wait_until(
             lambda: all((s.last or 0) >= head_then for s in reconnected), 60
