@@ -22,8 +22,11 @@ secrets:
 .PHONY: up  ## Build, start and wait until healthy; prints the URL (ASGI_SERVER=uvicorn|daphne, TLS=1)
 # Two steps, so that switching ASGI_SERVER recreates the app container only (one `up` would
 # recreate nginx too, as it depends on app); the reload makes nginx resolve `app` again.
+# When the database refuses (a new secrets/ against an old volume, say), the migrate service's
+# one-line reason (manage.py checkdb) is repeated at the end.
 up: secrets $(if $(filter 1,$(TLS)),tls/cert.pem)
-	$(COMPOSE) up --detach --build --wait --wait-timeout 300 --remove-orphans app
+	$(COMPOSE) up --detach --build --wait --wait-timeout 300 --remove-orphans app \
+	  || { $(COMPOSE) logs --no-log-prefix migrate 2>/dev/null | grep -m 1 '^database error: ' >&2; exit 1; }
 	$(COMPOSE) up --detach --build --wait --wait-timeout 60 nginx
 	$(COMPOSE) exec nginx nginx -s reload
 	@echo "Stack is up: $(if $(filter 1,$(TLS)),https://$$($(COMPOSE) port nginx 8443),http://$$($(COMPOSE) port nginx 8080))/  (ASGI server: $(ASGI_SERVER))"
@@ -68,6 +71,19 @@ superuser:
 	else \
 	  $(COMPOSE) exec app python manage.py createsuperuser; \
 	fi
+
+NAME ?=
+.PHONY: token  ## Make an API token named NAME and print it, once: TOKEN=$(make -s token NAME=ci)
+token:
+	@$(COMPOSE) exec -T app python manage.py token create $(if $(NAME),"$(NAME)",$(error NAME is required: make token NAME=ci))
+
+.PHONY: token-revoke  ## Revoke the API token named NAME (the admin lists and revokes them too)
+token-revoke:
+	@$(COMPOSE) exec -T app python manage.py token revoke $(if $(NAME),"$(NAME)",$(error NAME is required: make token-revoke NAME=ci))
+
+.PHONY: tokens  ## List the API tokens: name, key id, created, last used, revoked
+tokens:
+	@$(COMPOSE) exec -T app python manage.py token list
 
 .PHONY: migrate  ## Apply database migrations (the stack runs them at start too)
 migrate: secrets

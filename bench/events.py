@@ -558,7 +558,7 @@ async def app_queries_per_s(db: Database, window: Any, extra: int = 0) -> float:
     return max(0, committed - writes - own) / seconds
 
 
-def wrk_post(connections: int) -> float:
+def wrk_post(connections: int, token: str) -> float:
     body = json.dumps({"name": "bench write"})
     script = Path("/tmp/post.lua")  # noqa: S108 (the load generator's own scratch file)
     script.write_text(
@@ -566,7 +566,8 @@ def wrk_post(connections: int) -> float:
         'wrk.headers["Content-Type"] = "application/json"\n'
     )
     command = ["wrk", "-t1", f"-c{connections}", f"-d{WRITE_SECONDS}s", "-s", str(script)]
-    command += ["-H", "Host: nginx", "http://nginx:8080/api/items"]
+    command += ["-H", "Host: nginx", "-H", f"Authorization: Bearer {token}"]
+    command += ["http://nginx:8080/api/items"]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
@@ -591,14 +592,19 @@ async def insert_rate(writers: int) -> float:
     return sum(counts) / WRITE_SECONDS
 
 
-async def writes(db: Database) -> list[dict[str, Any]]:
-    """On and off alternate, twice each: the machine's speed drifts over minutes."""
+async def writes(stack: Stack, db: Database) -> list[dict[str, Any]]:
+    """On and off alternate, twice each: the machine's speed drifts over minutes. The POSTs
+    carry a token made in the app, as `make token` makes one."""
+    made = await asyncio.to_thread(
+        stack.exec, "app", "python", "manage.py", "token", "create", f"bench-{time.time():.0f}"
+    )
+    token = made.decode().strip()
     results = []
     for writers in WRITERS:
         for recording in ("on", "off", "on", "off"):
             switch = "ENABLE" if recording == "on" else "DISABLE"
             await db.connection.execute(f"ALTER TABLE items_item {switch} TRIGGER USER")
-            api = await asyncio.to_thread(wrk_post, writers)
+            api = await asyncio.to_thread(wrk_post, writers, token)
             direct = await insert_rate(writers)
             results.append(
                 {"writers": writers, "recording": recording, "api_per_s": api, "sql_per_s": direct}
@@ -629,7 +635,7 @@ async def main() -> int:
             except (ConnectionError, OSError, TimeoutError) as exc:
                 failures.append({"storm": kind, "subscribers": count, "failed": repr(exc)})
                 log(f"storm, {kind} x {count}: failed: {exc!r}")
-        write_rates = await writes(db)
+        write_rates = await writes(stack, db)
     record = {
         "started": datetime.fromtimestamp(started).astimezone().isoformat(timespec="seconds"),
         "seconds": round(time.time() - started),

@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 
 from bench.models import Fortune, World
-from bench.views import fortunes_page, query_count, random_id, world_json
+from bench.views import fortunes_page, query_count, random_id, renumber, world_json
 
 
 @require_GET
@@ -37,7 +37,6 @@ def fortunes(request: HttpRequest) -> HttpResponse:
 @require_GET
 def updates(request: HttpRequest) -> JsonResponse:
     worlds = [World.objects.get(id=random_id()) for _ in range(query_count(request))]
-    for world in worlds:
-        world.randomnumber = random_id()
-    World.objects.bulk_update(sorted(worlds, key=lambda w: w.id), ["randomnumber"])
-    return JsonResponse([world_json(world) for world in worlds], safe=False)
+    stored = renumber(worlds)
+    World.objects.bulk_update(sorted(stored.values(), key=lambda w: w.id), ["randomnumber"])
+    return JsonResponse([world_json(stored[world.id]) for world in worlds], safe=False)

@@ -1,5 +1,6 @@
 """The ASGI entry point: HTTP to Django, WebSocket /ws/events to events, lifespan here, and
-/bench/raw to a bare ASGI handler (the limit Django's overhead is measured against).
+/bench/raw to a bare ASGI handler (the limit Django's overhead is measured against). Django's
+HTTP answers pass through core.asgi.problem_guard: every error leaves as a problem document.
 
 Django's ASGIHandler serves only `http` scopes (it raises on `lifespan`), so this router answers
 the lifespan protocol itself: the server runs it with `--lifespan on` (uvicorn; daphne sends no
@@ -23,6 +24,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connections  # noqa: E402
 
 from config.handler import LeanASGIHandler  # noqa: E402
+from core.asgi import problem_guard  # noqa: E402
 from events.log import event_log  # noqa: E402
 from events.websocket import events_websocket  # noqa: E402
 
@@ -53,7 +55,9 @@ async def lifespan(scope: Scope, receive: Any, send: Any) -> None:
 # /api/ and /bench/ use no session, user, CSRF or message: with LEAN_API_HANDLER on, they run
 # through a handler with natively async middleware only (config/handler.py). Everything else,
 # the admin first, keeps Django's full middleware.
-api_application = LeanASGIHandler() if settings.LEAN_API_HANDLER else django_application
+api_handler = LeanASGIHandler() if settings.LEAN_API_HANDLER else django_application
+api_application = problem_guard(api_handler)
+pages_application = problem_guard(django_application)
 LEAN_PREFIXES = ("/api/", "/bench/")
 
 RAW_BODY = b'{"message":"Hello, World!"}'
@@ -72,7 +76,7 @@ async def application(scope: Scope, receive: Any, send: Any) -> None:
     elif scope["type"] == "http" and scope["path"].startswith(LEAN_PREFIXES):
         await api_application(scope, receive, send)
     elif scope["type"] == "http":
-        await django_application(scope, receive, send)
+        await pages_application(scope, receive, send)
     elif scope["type"] == "lifespan":
         await lifespan(scope, receive, send)
     elif scope["type"] == "websocket" and scope["path"] == "/ws/events":

@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",  # serves the API docs' assets locally (no CDN)
     "core",
+    "accounts",
     "items",
     "events",
     "bench",
@@ -46,6 +47,10 @@ API_MIDDLEWARE = [
     "core.middleware.ProblemMiddleware",
     "core.middleware.InlineSecurityMiddleware",
 ]
+
+# Writes to the API need an API token or a logged-in session (accounts.auth); reads need one
+# too when this is false.
+API_PUBLIC_READS = env.boolean("API_PUBLIC_READS", default=True)
 
 ROOT_URLCONF = "config.urls"
 
@@ -129,8 +134,15 @@ SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", default=False)
 # Probes reach the app over plain HTTP (its own healthcheck on :8000, nginx's on :8080).
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+# Both reach beyond this site (every subdomain of its domain; the browsers' built-in preload
+# list, hard to leave): the operator's decision, never a default. Declining them is a decision
+# too, so `check --deploy` is not asked to warn about it (security.W005, W021).
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.boolean("HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.boolean("HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [
+    *([] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]),
+    *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
+]
 SESSION_COOKIE_SECURE = env.boolean("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True

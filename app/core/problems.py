@@ -13,9 +13,9 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, SuspiciousOperation, TooManyFieldsSent
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from ninja import NinjaAPI
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 CONTENT_TYPE = "application/problem+json"
 # Errors that mean "the database cannot be reached now": the client may retry.
@@ -28,6 +28,15 @@ class UnsupportedMediaType(Exception):
     """The request body is not JSON."""
 
 
+class ProblemResponse(Exception):
+    """An error that carries its own problem response (made by `problem()` or a Django error
+    view that uses it), answered as it is."""
+
+    def __init__(self, response: HttpResponseBase) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
 def problem(
     status: int,
     detail: str,
@@ -37,15 +46,19 @@ def problem(
     headers: Mapping[str, str] | None = None,
 ) -> JsonResponse:
     """A problem+json response; `type` is about:blank, so `title` is the status phrase."""
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-    }
+    body = document(status, detail, title=title)
     if errors is not None:
         body["errors"] = list(errors)
     return JsonResponse(body, status=status, content_type=CONTENT_TYPE, headers=headers)
+
+
+def document(status: int, detail: str, *, title: str | None = None) -> dict[str, Any]:
+    """The problem document itself (RFC 9457), for responses made outside Django (core.asgi)."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:  # a status Python does not name
+        phrase = "Error"
+    return {"type": "about:blank", "title": title or phrase, "status": status, "detail": detail}
 
 
 def method_not_allowed(request: HttpRequest, allowed: Iterable[str]) -> JsonResponse:
@@ -78,6 +91,21 @@ def permission_denied(request: HttpRequest, exception: Exception) -> JsonRespons
 
 def not_found(request: HttpRequest, exception: Exception) -> JsonResponse:
     return problem(HTTPStatus.NOT_FOUND, f"Nothing is at {request.path}.")
+
+
+def unauthorized(*, invalid_token: bool = False) -> JsonResponse:
+    """A 401 with the Bearer challenge (RFC 6750, 3): `error="invalid_token"` when a token was
+    presented and refused, none when the request carried no credentials."""
+    if invalid_token:
+        detail = "The API token is malformed, unknown or revoked."
+        challenge = 'Bearer error="invalid_token"'
+    else:
+        detail = (
+            "This needs an API token (Authorization: Bearer <token>; `make token NAME=...` "
+            "makes one) or a logged-in session."
+        )
+        challenge = "Bearer"
+    return problem(HTTPStatus.UNAUTHORIZED, detail, headers={"WWW-Authenticate": challenge})
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
@@ -122,6 +150,15 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return problem(exc.status_code, str(exc))
 
 
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return unauthorized(invalid_token=getattr(exc, "invalid_token", False))
+
+
+def _problem_response(request: HttpRequest, exc: ProblemResponse) -> HttpResponse:
+    assert isinstance(exc.response, HttpResponse)  # problem() and the error views make these
+    return exc.response
+
+
 def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
     return problem(HTTPStatus.NOT_FOUND, f"Nothing is at {request.path}.")
 
@@ -150,7 +187,9 @@ def install(api: NinjaAPI) -> None:
     """Route every exception the API can raise to a problem response."""
     handlers: list[tuple[type[Exception], Callable[[HttpRequest, Any], HttpResponse]]] = [
         (ValidationError, _validation_error),
+        (AuthenticationError, _unauthenticated),
         (HttpError, _http_error),
+        (ProblemResponse, _problem_response),
         (Http404, _not_found),
         (ObjectDoesNotExist, _not_found),
         (SuspiciousOperation, _suspicious),

@@ -19,7 +19,7 @@ ENDPOINTS = [
     ("GET", "/api/info", "the running ASGI server, versions, and the client as the app sees it"),
     ("GET", "/api/hello?delay=1", "awaits asyncio.sleep(delay), 0 to 10 s, then says hello"),
     ("GET", "/api/items?limit=5", "items, keyset-paginated: follow next"),
-    ("POST", "/api/items", 'create: {"name": "...", "description": "..."}'),
+    ("POST", "/api/items", 'create: {"name": "...", "description": "..."}; needs a token'),
     ("GET", "/api/items/1", "one item; PATCH to change it, DELETE to remove it"),
     ("GET", "/api/items/export", "every item as NDJSON, streamed"),
     ("GET", "/api/events", "Server-Sent Events: item created, updated, deleted; resumable"),
@@ -28,6 +28,13 @@ ENDPOINTS = [
     ("GET", "/api/docs", "interactive API documentation"),
     ("GET", "/api/openapi.json", "the OpenAPI schema"),
     ("GET", "/admin/", "Django admin"),
+    ("GET", "/bench/json", "TechEmpower JSON serialization"),
+    ("GET", "/bench/plaintext", "TechEmpower plaintext"),
+    ("GET", "/bench/db", "TechEmpower single query: one random World row"),
+    ("GET", "/bench/queries?queries=5", "TechEmpower multiple queries (1 to 500 rows)"),
+    ("GET", "/bench/fortunes", "TechEmpower fortunes: an HTML page from the database"),
+    ("GET", "/bench/updates?queries=5", "TechEmpower updates: reads and rewrites N World rows"),
+    ("GET", "/bench/raw", "the same JSON as /bench/json from a bare ASGI handler, no Django"),
 ]
 
 

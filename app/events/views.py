@@ -33,6 +33,7 @@ from http import HTTPStatus
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 
+from accounts.auth import read_refusal
 from core.http import allow
 from core.problems import problem
 from events.log import Unavailable
@@ -78,6 +79,9 @@ async def sse(since: int | None, reset: str | None) -> AsyncIterator[bytes]:
 
 @allow("GET")
 async def events(request: HttpRequest) -> HttpResponseBase:
+    # Who may read: accounts.auth (reads are public unless API_PUBLIC_READS=false).
+    if (refusal := await read_refusal(request)) is not None:
+        return refusal
     last_event_id = request.headers.get("Last-Event-ID")
     reset = None
     if last_event_id is not None and last_event_id.strip():

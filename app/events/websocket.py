@@ -8,8 +8,10 @@
                                                     head (57); reload your state
 
 Every message's `id` is the position after it: resume with the last one seen. Closes:
-1008 for a Host that ALLOWED_HOSTS refuses or a `since` that is not an event id, 1013 (try again
+1008 for a `since` that is not an event id, 1013 (try again
 later) when the event log cannot be read, 1012 (service restart) when the server stops.
+The handshake is refused (403) for a Host that ALLOWED_HOSTS refuses or a reader
+accounts.auth refuses.
 """
 
 import asyncio
@@ -21,6 +23,7 @@ from urllib.parse import parse_qs
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+from accounts.auth import websocket_reader
 from events.log import Unavailable
 from events.streams import Heartbeat, Reset, Start, follow
 from events.views import MAX_ID, parse_id
@@ -54,10 +57,16 @@ async def events_websocket(scope: Scope, receive: Any, send: Any) -> None:
     if not _host_allowed(scope):
         await send({"type": "websocket.close", "code": POLICY_VIOLATION})
         return
+    # Who may read: accounts.auth (reads are public unless API_PUBLIC_READS=false; then the
+    # token comes as the Sec-WebSocket-Protocol value).
+    allowed, subprotocol = await websocket_reader(scope)
+    if not allowed:  # the server refuses the handshake (403)
+        await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+        return
     since, valid = _since(scope)
     # Accepted first, so that a close code and reason reach the client (a close before the
     # accept is an HTTP 403 without either).
-    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.accept", "subprotocol": subprotocol})
     if not valid:
         await _close(send, POLICY_VIOLATION, f"since must be an event id, 0 to {MAX_ID}")
         return

@@ -14,7 +14,8 @@ from ninja import Router, Status
 from ninja.errors import HttpError, ValidationError
 from ninja.params.functions import Query
 
-from core.api import problems
+from accounts.auth import READ, WRITE
+from core.api import JsonBody, problems
 from items import selectors, services
 from items.models import IDEMPOTENCY_KEY_MAX_LENGTH, Item
 from items.schemas import ItemIn, ItemOut, ItemPage, ItemPatch
@@ -22,6 +23,12 @@ from items.schemas import ItemIn, ItemOut, ItemPage, ItemPatch
 router = Router(tags=["items"])
 
 EXPORT_BATCH = 500  # rows per chunk written to the client
+# Characters JSON leaves raw in strings but that many line readers take for line ends (Python's
+# str.splitlines, and httpx's and requests' line iterators with it): escaped, as JSON allows, so
+# that each NDJSON line is one item whatever the names hold.
+LINE_BREAKS_IN_STRINGS = str.maketrans(
+    {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
 
 
 def encode_cursor(last_id: int) -> str:
@@ -44,9 +51,10 @@ def decode_cursor(cursor: str) -> int:
 
 @router.get(
     "/items",
-    response={200: ItemPage, **problems(400, 503)},
+    response={200: ItemPage, **problems(400, 401, 503)},
     summary="List items",
     url_name="item_list",
+    auth=READ,
 )
 async def item_list(
     request: HttpRequest,
@@ -82,8 +90,9 @@ def idempotency_key(request: HttpRequest) -> str | None:
 
 @router.post(
     "/items",
-    response={201: ItemOut, **problems(400, 415, 422, 503)},
+    response={201: ItemOut, **problems(400, 401, 403, 415, 422, 503)},
     summary="Create an item",
+    auth=WRITE,
     openapi_extra={
         "parameters": [
             {
@@ -106,7 +115,7 @@ def idempotency_key(request: HttpRequest) -> str | None:
     },
 )
 async def item_create(
-    request: HttpRequest, response: HttpResponse, payload: ItemIn
+    request: HttpRequest, response: HttpResponse, payload: JsonBody[ItemIn]
 ) -> Status[Item]:
     try:
         item, created = await services.item_create(
@@ -127,8 +136,9 @@ async def item_create(
 
 @router.get(
     "/items/export",
-    response={200: None, **problems(503)},
+    response={200: None, **problems(401, 503)},
     summary="Every item as NDJSON, streamed",
+    auth=READ,
     openapi_extra={
         "responses": {
             200: {
@@ -142,7 +152,8 @@ async def item_export(request: HttpRequest) -> StreamingHttpResponse:
     async def lines() -> AsyncIterator[str]:
         batch: list[str] = []
         async for item in selectors.item_export():
-            batch.append(ItemOut.model_validate(item).model_dump_json() + "\n")
+            line = ItemOut.model_validate(item).model_dump_json().translate(LINE_BREAKS_IN_STRINGS)
+            batch.append(line + "\n")
             if len(batch) == EXPORT_BATCH:
                 yield "".join(batch)
                 batch.clear()
@@ -169,9 +180,10 @@ async def item_export(request: HttpRequest) -> StreamingHttpResponse:
 
 @router.get(
     "/items/{id:item_id}",
-    response={200: ItemOut, **problems(404, 503)},
+    response={200: ItemOut, **problems(401, 404, 503)},
     summary="One item",
     url_name="item_get",
+    auth=READ,
 )
 async def item_get(request: HttpRequest, item_id: int) -> Item:
     return await selectors.item_get(item_id=item_id)
@@ -179,17 +191,21 @@ async def item_get(request: HttpRequest, item_id: int) -> Item:
 
 @router.patch(
     "/items/{id:item_id}",
-    response={200: ItemOut, **problems(400, 404, 415, 422, 503)},
+    response={200: ItemOut, **problems(400, 401, 403, 404, 415, 422, 503)},
     summary="Change an item's fields",
+    auth=WRITE,
 )
-async def item_update(request: HttpRequest, item_id: int, payload: ItemPatch) -> Item:
+async def item_update(request: HttpRequest, item_id: int, payload: JsonBody[ItemPatch]) -> Item:
     return await services.item_update(
         item_id=item_id, name=payload.name, description=payload.description
     )
 
 
 @router.delete(
-    "/items/{id:item_id}", response={204: None, **problems(404, 503)}, summary="Delete an item"
+    "/items/{id:item_id}",
+    response={204: None, **problems(401, 403, 404, 503)},
+    summary="Delete an item",
+    auth=WRITE,
 )
 async def item_delete(request: HttpRequest, item_id: int) -> Status[None]:
     await services.item_delete(item_id=item_id)

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import BASE_URL
+from tests.e2e.conftest import AUTHORIZATION, BASE_URL
 from tests.e2e.docker import Stack
 from tests.e2e.test_events import db_head, insert_in_sql
 
@@ -31,7 +31,7 @@ def until_served(http: httpx.Client, *, within: float = 30) -> None:
 
 @pytest.fixture
 def http() -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=BASE_URL, timeout=30) as http:
+    with httpx.Client(base_url=BASE_URL, timeout=30, headers=AUTHORIZATION) as http:
         yield http
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.e2e.conftest import BASE_URL
+from tests.e2e.conftest import AUTHORIZATION, BASE_URL
 
 HOST = urlsplit(BASE_URL).hostname or "nginx"
 PORT = urlsplit(BASE_URL).port or 80
@@ -45,17 +45,21 @@ def request(
     host: bytes | None = HOST_HEADER,
     version: bytes = b"HTTP/1.1",
     content_length: bool = True,
+    authorized: bool = True,
 ) -> bytes:
     """The bytes of one request, exactly as given: nothing is encoded, checked or normalised.
 
-    Adds Host (unless `host` is None), Connection: close, and Content-Length when there is a
-    body (unless `content_length` is false).
+    Adds Host (unless `host` is None), the tests' API token (unless `authorized` is false: a
+    hostile body must meet the validation behind authentication), Connection: close, and
+    Content-Length when there is a body (unless `content_length` is false).
     """
     method = method.encode() if isinstance(method, str) else method
     target = target.encode() if isinstance(target, str) else target
     lines = [method + b" " + target + b" " + version]
     if host is not None:
         lines.append(b"Host: " + host)
+    if authorized:
+        lines.append(f"Authorization: {AUTHORIZATION['Authorization']}".encode())
     lines.append(b"Connection: close")
     if body and content_length:
         lines.append(b"Content-Length: " + str(len(body)).encode())

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.e2e import rawhttp
-from tests.e2e.conftest import BASE_URL
+from tests.e2e.conftest import AUTHORIZATION, BASE_URL
 from tests.e2e.docker import Stack
 from tests.e2e.rawhttp import Response, exchange, request
 
@@ -73,7 +73,7 @@ def containers(stack: Stack) -> dict[str, tuple[str, int]]:
 
 @pytest.fixture(scope="module", autouse=True)
 def sentinel(stack: Stack) -> Iterator[Sentinel]:
-    with httpx.Client(base_url=BASE_URL, timeout=30) as client:
+    with httpx.Client(base_url=BASE_URL, timeout=30, headers=AUTHORIZATION) as client:
         response = client.post("/api/items", json={"name": "sentinel", "description": "intact"})
         assert response.status_code == HTTPStatus.CREATED
         yield Sentinel(response.json(), containers(stack), int(time.time()) - 1)
@@ -317,8 +317,8 @@ async def test_hostile_json_bodies_are_a_clean_4xx_and_store_nothing(
         (b"application/x-www-form-urlencoded", b"name=x", HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
         (b"multipart/form-data; boundary=z", b"--z\r\n\r\nx\r\n--z--\r\n", 415),
         (b"\xff\xfe", b'{"name": "x"}', HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
-        # An empty body is no document: 422 pointing at the whole body.
-        (b"application/json", b"", HTTPStatus.UNPROCESSABLE_CONTENT),
+        # An empty body is no JSON document: malformed JSON, as a truncated one is.
+        (b"application/json", b"", HTTPStatus.BAD_REQUEST),
     ],
 )
 async def test_a_body_that_is_not_json_is_refused(
@@ -329,8 +329,6 @@ async def test_a_body_that_is_not_json_is_refused(
     response = await exchange(request("POST", "/api/items", headers=headers, body=body))
 
     assert_problem(response, status)
-    if status == HTTPStatus.UNPROCESSABLE_CONTENT:
-        assert [error["pointer"] for error in response.json()["errors"]] == ["#"]
 
 
 async def test_a_body_longer_than_its_content_length_is_cut_at_the_length() -> None:
@@ -456,7 +454,9 @@ async def test_slow_clients_are_cut_off_by_nginx_while_others_are_served() -> No
 
     async def served_meanwhile() -> list[float]:
         took = []
-        async with httpx.AsyncClient(base_url=BASE_URL, timeout=10) as client:
+        async with httpx.AsyncClient(
+            base_url=BASE_URL, timeout=10, headers=AUTHORIZATION
+        ) as client:
             for n in range(8):
                 started = time.monotonic()
                 read = await client.get("/api/info")
@@ -640,7 +640,8 @@ async def test_hostile_websocket_handshakes_are_refused(
     raw = raw.replace(b"Connection: close\r\n", b"", 1)  # the handshake sets Connection itself
     response = await exchange(raw)
 
-    assert response.status == status
+    # Refused by the ASGI server itself, in its own format; nginx answers it as a problem.
+    assert_problem(response, status)
 
 
 # Last: the stack survived all of it.

@@ -6,6 +6,7 @@ Tests that use up a limit wait for it to recover, so the tests after them are no
 """
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import Iterator
@@ -14,14 +15,18 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from tests.e2e.conftest import BASE_URL
 from tests.e2e.docker import Stack
 
 PROBLEM = "application/problem+json"
+WS_URL = BASE_URL.replace("http://", "ws://") + "/ws/events"
 API_RATE = 100  # NGINX_API_RATE, per second
-API_BURST = 200  # NGINX_API_BURST
-API_CONNECTIONS = 128  # NGINX_API_CONNECTIONS
+API_BURST = 400  # NGINX_API_BURST
+API_CONNECTIONS = 512  # NGINX_API_CONNECTIONS
+WS_CONNECTIONS = 64  # NGINX_WS_CONNECTIONS
 LOGIN_BURST = 5  # NGINX_LOGIN_BURST
 CLIENT_TIMEOUT = 10  # NGINX_CLIENT_TIMEOUT, seconds
 SECURITY_HEADERS = [
@@ -149,14 +154,31 @@ async def test_a_flood_on_the_api_is_refused_429_with_retry_after_then_served_ag
         assert (await many.get("/api/info")).status_code == HTTPStatus.OK
 
 
+@pytest.mark.parametrize("path", ["/bench/json", "/bench/updates?queries=1"])
+async def test_the_benchmark_endpoints_are_under_the_same_limits(path: str) -> None:
+    # /bench/updates writes rows on every request: not a free-for-all for one address.
+    limits = httpx.Limits(max_connections=3 * API_BURST)
+    async with httpx.AsyncClient(base_url=BASE_URL, timeout=60, limits=limits) as many:
+        responses = await asyncio.gather(*(many.get(path) for _ in range(3 * API_BURST)))
+
+    statuses = {r.status_code for r in responses}
+    assert statuses == {HTTPStatus.OK, HTTPStatus.TOO_MANY_REQUESTS}
+    wait_for_api_limit_to_recover()
+
+
 async def test_too_many_requests_in_progress_from_one_address_are_refused_429() -> None:
+    # A connection flood: more requests held open at once than one address may hold. They start
+    # at the rate, so that none is delayed or refused by it, and sleep long enough (10 s) to be
+    # all in progress together.
     limits = httpx.Limits(max_connections=API_CONNECTIONS + 1)
     async with httpx.AsyncClient(base_url=BASE_URL, timeout=60, limits=limits) as many:
-        sleeping = [
-            asyncio.create_task(many.get("/api/hello", params={"delay": "3"}))
-            for _ in range(API_CONNECTIONS)
-        ]
-        await asyncio.sleep(1.5)  # every one of them is now in progress
+        sleeping = []
+        for start in range(0, API_CONNECTIONS, API_RATE):
+            sleeping += [
+                asyncio.create_task(many.get("/api/hello", params={"delay": "10"}))
+                for _ in range(min(API_RATE, API_CONNECTIONS - start))
+            ]
+            await asyncio.sleep(1)
 
         one_more = await many.get("/api/info")
 
@@ -168,6 +190,22 @@ async def test_too_many_requests_in_progress_from_one_address_are_refused_429() 
         # Not a lasting ban: once they are done, the next one is served.
         wait_for_api_limit_to_recover()
         assert (await many.get("/api/info")).status_code == HTTPStatus.OK
+
+
+async def test_too_many_websockets_from_one_address_are_refused_429() -> None:
+    async with contextlib.AsyncExitStack() as open_sockets:
+        for _ in range(WS_CONNECTIONS):
+            await open_sockets.enter_async_context(connect(WS_URL, open_timeout=10))
+
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(WS_URL, open_timeout=10):
+                pass
+
+    assert refused.value.response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert refused.value.response.headers["content-type"] == PROBLEM
+    # Once they are closed, the next one opens.
+    async with connect(WS_URL, open_timeout=10) as websocket:
+        assert websocket.protocol.state.name == "OPEN"
 
 
 async def test_admin_login_posts_are_limited_to_a_few_per_address(
@@ -271,6 +309,7 @@ def stopped_app(stack: Stack) -> Iterator[None]:
 
 
 def test_app_down_is_a_quick_503_problem_then_served_again(stack: Stack, stopped_app: None) -> None:
+    since = int(time.time()) - 1
     with httpx.Client(base_url=BASE_URL, timeout=30) as client:
         for method, path in [("GET", "/api/info"), ("POST", "/api/items"), ("GET", "/")] * 3:
             started = time.monotonic()
@@ -278,12 +317,22 @@ def test_app_down_is_a_quick_503_problem_then_served_again(stack: Stack, stopped
                 method, path, json={"name": "x"} if method == "POST" else None
             )
 
-            # At most nginx's connect timeout (2 s) for the first, then at once.
+            # Each request tries the app, for at most nginx's connect timeout (2 s).
             assert time.monotonic() - started < 3
             assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
             assert response.headers["content-type"] == PROBLEM
             assert response.headers["retry-after"] == "5"
             assert response.json()["status"] == HTTPStatus.SERVICE_UNAVAILABLE
+
+        # A failed attempt never takes the app out of rotation (max_fails=0): with nginx's
+        # default, one failure sent every request of the next seconds to the fallback, even
+        # after the app was back.
+        cid = stack.container("nginx")["Id"]
+        log = stack.api.get(
+            f"/containers/{cid}/logs", params={"stdout": 1, "stderr": 1, "since": since}
+        ).content
+        assert b"connect() failed" in log or b"timed out" in log  # nginx did try the app
+        assert b"upstream server temporarily disabled" not in log
 
         stack.start("app")
         stack.wait_healthy("app", within=60)

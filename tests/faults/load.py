@@ -28,6 +28,8 @@ from http import HTTPStatus
 import httpx
 
 BASE_URL = os.environ.get("E2E_BASE_URL", "http://nginx:8080")
+# The token tests/run made for this stack (writes need one).
+AUTHORIZATION = {"Authorization": f"Bearer {os.environ['E2E_TOKEN']}"}
 
 
 async def client_loop(
@@ -80,7 +82,7 @@ async def main() -> int:
 
     counts: collections.Counter[str] = collections.Counter()
     started = time.monotonic()
-    async with httpx.AsyncClient(base_url=BASE_URL, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=BASE_URL, timeout=30, headers=AUTHORIZATION) as http:
         results = await asyncio.gather(
             *(client_loop(n, http, stop, counts) for n in range(args.clients))
         )

@@ -12,10 +12,12 @@ from http import HTTPStatus
 import httpx
 
 BASE_URL = os.environ.get("E2E_BASE_URL", "http://nginx:8080")
+# The token tests/run made for this stack (writes need one).
+AUTHORIZATION = {"Authorization": f"Bearer {os.environ['E2E_TOKEN']}"}
 
 
 def main(action: str, name: str) -> int:
-    with httpx.Client(base_url=BASE_URL, timeout=30) as http:
+    with httpx.Client(base_url=BASE_URL, timeout=30, headers=AUTHORIZATION) as http:
         if action == "create":
             response = http.post("/api/items", json={"name": name})
             print(f"rows: created {name!r}: {response.status_code}")

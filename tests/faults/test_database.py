@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.conftest import AUTHORIZATION, BASE_URL
 from tests.e2e.docker import Stack
 from tests.faults.conftest import is_ok, wait_for
 
@@ -36,7 +37,7 @@ def test_database_outage_is_503_quickly_and_the_same_processes_recover(
 
     down = wait_for(lambda r: r.status_code == HTTPStatus.SERVICE_UNAVAILABLE, "/readyz", within=10)
     assert all(seconds < 10 for _, _, seconds in down)
-    with httpx.Client(base_url="http://nginx:8080", timeout=30) as http:
+    with httpx.Client(base_url=BASE_URL, timeout=30) as http:
         assert http.get("/healthz").status_code == HTTPStatus.OK  # liveness needs no database
         for path in ("/api/items", "/api/items/1", "/api/items/export"):
             started = time.monotonic()
@@ -85,7 +86,7 @@ async def test_writes_during_a_database_restart_lose_nothing_acknowledged(
                 refused[name] = (response.status_code, response.headers.get("content-type"))
                 await asyncio.sleep(0.05)
 
-    async with httpx.AsyncClient(base_url="http://nginx:8080", timeout=30) as http:
+    async with httpx.AsyncClient(base_url=BASE_URL, timeout=30, headers=AUTHORIZATION) as http:
         writers = [asyncio.create_task(writer(n, http)) for n in range(4)]
         await asyncio.sleep(1.5)
         before_restart = len(acknowledged)

@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from tests.e2e.conftest import AUTHORIZATION
 from tests.e2e.docker import SOCKET, Stack
 from tests.soak import verdict
 
@@ -390,7 +391,9 @@ async def soak() -> dict[str, Any]:
     limits = httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=20)
     async with (
         docker.api,
-        httpx.AsyncClient(base_url=BASE_URL, timeout=REQUEST_TIMEOUT, limits=limits) as client,
+        httpx.AsyncClient(
+            base_url=BASE_URL, timeout=REQUEST_TIMEOUT, limits=limits, headers=AUTHORIZATION
+        ) as client,
     ):
         run = Soak(client, random.Random(SEED))
         print(

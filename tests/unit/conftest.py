@@ -1,12 +1,16 @@
 import importlib
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import psycopg
 import pytest
 from asgiref.sync import sync_to_async
 from django.apps import apps
 from django.db import connections
+from django.test import AsyncClient
 
+from accounts import services
 from bench.models import World
 
 
@@ -41,3 +45,26 @@ async def bench_data() -> None:
     if not await World.objects.aexists():
         data_migration = importlib.import_module("bench.migrations.0002_data")
         await sync_to_async(data_migration.fill)(apps, None)
+
+
+@pytest.fixture
+async def token(transactional_db: None) -> str:
+    """A fresh API token (writes need one)."""
+    return await services.token_create(name=f"test-{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def authorization(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class HeaderClient(AsyncClient):
+    """An AsyncClient that sends `headers` with every request. AsyncClient(headers=...) does
+    not (Django 6.1.3 turns its names into WSGI ones, then into `http-authorization`)."""
+
+    def __init__(self, headers: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.always = headers
+
+    def generic(self, *args: Any, headers: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
+        return super().generic(*args, headers={**self.always, **(headers or {})}, **kwargs)

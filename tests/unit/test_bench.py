@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.test import AsyncClient
 
+from bench import views
 from bench.models import Fortune, World
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("bench_data")]
@@ -99,6 +100,19 @@ async def test_updates_persist_new_random_numbers(client: AsyncClient) -> None:
     for world in worlds:
         stored = await World.objects.aget(id=world["id"])
         assert stored.randomnumber == world["randomNumber"]
+
+
+async def test_an_id_drawn_twice_is_answered_as_it_is_stored(
+    client: AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    draws = iter([7, 7, 1111, 2222])  # ids 7 and 7, then their new numbers
+    monkeypatch.setattr(views, "random_id", lambda: next(draws))
+
+    worlds = worlds_of(await client.get("/bench/updates", {"queries": "2"}))
+
+    stored = await World.objects.aget(id=7)
+    assert worlds == [{"id": 7, "randomNumber": 2222}] * 2
+    assert stored.randomnumber == 2222
 
 
 async def test_updates_are_clamped_like_queries(client: AsyncClient) -> None:

@@ -19,7 +19,14 @@ from config import asgi
 from config.handler import LeanASGIHandler
 
 
-async def call(path: str, *, host: bytes = b"localhost", method: str = "GET") -> dict[str, Any]:
+async def call(
+    path: str,
+    *,
+    host: bytes = b"localhost",
+    method: str = "GET",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    body: bytes = b"",
+) -> dict[str, Any]:
     """Serve one request through config.asgi.application; answer status, headers and body."""
     path, _, query = path.partition("?")
     scope = {
@@ -32,7 +39,7 @@ async def call(path: str, *, host: bytes = b"localhost", method: str = "GET") ->
         "raw_path": path.encode(),
         "query_string": query.encode(),
         "root_path": "",
-        "headers": [(b"host", host)],
+        "headers": [(b"host", host), *(headers or [])],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }
@@ -43,7 +50,7 @@ async def call(path: str, *, host: bytes = b"localhost", method: str = "GET") ->
         nonlocal request_sent
         if not request_sent:
             request_sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": False}
         await asyncio.Event().wait()  # the client stays connected; Django cancels this wait
         raise AssertionError("unreachable")
 
@@ -52,14 +59,16 @@ async def call(path: str, *, host: bytes = b"localhost", method: str = "GET") ->
 
     await asgi.application(scope, receive, send)
     start = messages[0]
-    body = b"".join(m.get("body", b"") for m in messages[1:])
-    headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
-    return {"status": start["status"], "headers": headers, "body": body}
+    return {
+        "status": start["status"],
+        "headers": {k.decode().lower(): v.decode() for k, v in start["headers"]},
+        "body": b"".join(m.get("body", b"") for m in messages[1:]),
+    }
 
 
 def test_api_paths_are_served_by_the_lean_handler() -> None:
     assert settings.LEAN_API_HANDLER
-    assert isinstance(asgi.api_application, LeanASGIHandler)
+    assert isinstance(asgi.api_handler, LeanASGIHandler)
     assert all(path.startswith(asgi.LEAN_PREFIXES) for path in ["/api/items", "/bench/json"])
 
 

@@ -10,16 +10,20 @@ import pytest
 from django.db import OperationalError
 from django.test import AsyncClient
 
+from config.api import api
+from core.api import JsonBodyModel
 from items import selectors
 from items.models import Item
+from tests.unit.conftest import HeaderClient
 
 PROBLEM = "application/problem+json"
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def client() -> AsyncClient:
-    return AsyncClient()
+def client(authorization: dict[str, str]) -> AsyncClient:
+    """A client with an API token, as writes need."""
+    return HeaderClient(authorization)
 
 
 async def post_json(client: AsyncClient, path: str, body: Any) -> Any:
@@ -69,10 +73,13 @@ async def test_a_repeated_post_with_its_idempotency_key_creates_one_item(
 
 
 async def test_racing_repeats_with_one_idempotency_key_still_create_one_item(
-    client: AsyncClient,
+    authorization: dict[str, str],
 ) -> None:
     responses = await asyncio.gather(
-        *(post_with_key(AsyncClient(), {"name": "Raced"}, "race-key") for _ in range(8))
+        *(
+            post_with_key(HeaderClient(authorization), {"name": "Raced"}, "race-key")
+            for _ in range(8)
+        )
     )
 
     assert {r.status_code for r in responses} == {HTTPStatus.CREATED}
@@ -188,6 +195,54 @@ async def test_item_create_rejects_malformed_json_with_400(client: AsyncClient, 
     assert response["Content-Type"] == PROBLEM
     assert response.json()["detail"] == "The request body is not valid JSON."
     assert await Item.objects.acount() == 0
+
+
+@pytest.mark.parametrize("method", ["post", "patch"])
+@pytest.mark.parametrize("blank", [b"", b" ", b"\n\t "])
+async def test_an_empty_or_blank_json_body_is_malformed_json_not_a_missing_field(
+    client: AsyncClient, method: str, blank: bytes
+) -> None:
+    item = await Item.objects.acreate(name="Kept", description="as it was")
+    path = "/api/items" if method == "post" else f"/api/items/{item.pk}"
+
+    # Django's test client sends no Content-Type without a body: this client does, as curl does.
+    sent = {"headers": {"Content-Type": "application/json"}} if not blank else {}
+    response = await getattr(client, method)(path, blank, "application/json", **sent)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response["Content-Type"] == PROBLEM
+    assert response.json()["detail"] == "The request body is not valid JSON."
+    assert [(i.name, i.description) async for i in Item.objects.all()] == [("Kept", "as it was")]
+
+
+@pytest.mark.parametrize("method", ["post", "patch"])
+async def test_an_empty_body_of_another_type_is_a_415(client: AsyncClient, method: str) -> None:
+    item = await Item.objects.acreate(name="Kept")
+    path = "/api/items" if method == "post" else f"/api/items/{item.pk}"
+
+    response = await getattr(client, method)(
+        path, b"", "text/plain", headers={"Content-Type": "text/plain"}
+    )
+
+    assert response.status_code == HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    assert await Item.objects.acount() == 1
+
+
+def test_every_operation_that_reads_a_body_reads_it_as_json() -> None:
+    """An operation declaring its body without JsonBody would answer an empty body as "no
+    body" (a 422, or a PATCH that changes nothing): every one is checked here."""
+    bodies = [
+        (path, operation.view_func.__name__, model)
+        for router_path, router in api._routers
+        for path, view in router.path_operations.items()
+        for operation in view.operations
+        for model in operation.models
+        if model.__ninja_param_source__ == "body"
+    ]
+
+    assert {name for _, name, _ in bodies} == {"item_create", "item_update"}
+    for path, name, model in bodies:
+        assert issubclass(model, JsonBodyModel), (path, name)
 
 
 @pytest.mark.parametrize(
@@ -381,6 +436,21 @@ async def test_item_export_streams_every_item_as_ndjson(client: AsyncClient) -> 
     lines = b"".join([chunk async for chunk in stream]).splitlines()
     items = [json.loads(line) for line in lines]
     assert [item["name"] for item in items] == [f"item {n}" for n in range(1234)]
+
+
+async def test_exported_names_with_unicode_line_separators_stay_on_one_line(
+    client: AsyncClient,
+) -> None:
+    # JSON may leave U+2028, U+2029 and U+0085 raw in a string, and str.splitlines (with the
+    # line readers of httpx and requests) would break the line there.
+    names = ["a\u2028b", "c\u2029d", "e\x85f", "g\x1ch"]
+    await Item.objects.abulk_create([Item(name=name) for name in names])
+
+    response = await client.get("/api/items/export")
+
+    stream: Any = cast(Any, response).streaming_content
+    text = b"".join([chunk async for chunk in stream]).decode()
+    assert [json.loads(line)["name"] for line in text.splitlines()] == names
 
 
 async def test_item_export_of_no_items_is_an_empty_stream(client: AsyncClient) -> None:
