@@ -109,6 +109,10 @@ test-faults:
 bench:
 	bash bench/run
 
+.PHONY: bench-events  ## Measure the event stream: subscribers x rates, reconnect storm, writes (~30 min; BENCH_EVENTS_QUICK=1: ~5)
+bench-events:
+	bash bench/run-events
+
 .PHONY: soak  ## Soak through nginx (5 min): zero errors, flat memory; SOAK_DURATION, SOAK_RATE
 soak:
 	bash tests/soak/run

@@ -96,3 +96,14 @@ RUN SECRET_KEY=collectstatic-only POSTGRES_HOST=- POSTGRES_DB=- POSTGRES_USER=- 
     POSTGRES_PASSWORD=collectstatic-only python app/manage.py collectstatic --noinput -v 0
 USER app
 CMD ["pytest"]
+
+# Browser tests (tests/browser): the test image plus Debian's Chromium, which Playwright drives
+# through executable_path (Playwright's own browser downloads are not used).
+FROM test AS browser
+USER root
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
+    --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \
+    apt-get update && apt-get install --yes --no-install-recommends chromium fonts-dejavu-core
+ENV BROWSER_EXECUTABLE=/usr/bin/chromium HOME=/tmp
+USER app
+CMD ["pytest", "-p", "no:django", "tests/browser"]

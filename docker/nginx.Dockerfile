@@ -39,6 +39,8 @@ FROM ${NGINX_IMAGE} AS nginx
 #   NGINX_HSTS_INCLUDE_SUBDOMAINS, NGINX_HSTS_PRELOAD  HSTS flags, off unless true (hsts.envsh)
 #   NGINX_ACCESS_LOG         the access_log directive's arguments, or off
 #   NGINX_UPSTREAM_KEEPALIVE idle connections to the app kept open per nginx worker
+#   NGINX_WORKER_PROCESSES   worker processes (auto: one per CPU)
+#   NGINX_WORKER_RLIMIT_NOFILE  file descriptors per worker (within the container's limit)
 ENV NGINX_API_RATE=100r/s \
     NGINX_API_BURST=400 \
     NGINX_API_BURST_NODELAY=200 \
@@ -54,6 +56,8 @@ ENV NGINX_API_RATE=100r/s \
     NGINX_HSTS_PRELOAD=false \
     NGINX_ACCESS_LOG="/dev/stdout main" \
     NGINX_UPSTREAM_KEEPALIVE=64 \
+    NGINX_WORKER_PROCESSES=auto \
+    NGINX_WORKER_RLIMIT_NOFILE=20000 \
     NGINX_ENVSUBST_FILTER=^NGINX_
 RUN rm -f /etc/nginx/conf.d/default.conf
 COPY nginx/nginx.conf /etc/nginx/nginx.conf

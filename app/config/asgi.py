@@ -25,7 +25,7 @@ from django.db import connections  # noqa: E402
 
 from config.handler import LeanASGIHandler  # noqa: E402
 from core.asgi import problem_guard  # noqa: E402
-from events.broker import broker  # noqa: E402
+from events.log import event_log  # noqa: E402
 from events.websocket import events_websocket  # noqa: E402
 
 Scope = dict[str, Any]
@@ -46,7 +46,7 @@ async def lifespan(scope: Scope, receive: Any, send: Any) -> None:
         if message["type"] == "lifespan.startup":
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            await broker().stop()
+            await event_log().stop()
             await sync_to_async(_close_pools, thread_sensitive=False)()
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -15,6 +15,12 @@ Two more departures from stock daphne, both about Twisted's HTTP layer under it:
   `parsePOSTFormSubmission=False` (Twisted's own switch), so every body reaches Django, which
   answers it as a problem (a 415: the API reads JSON only).
 - Its header limits are raised above nginx's (below).
+
+Before it stops, every connection is closed gracefully, which first sends what is still
+buffered: the end of a streamed response, a WebSocket's close frame (the event streams end on
+SIGTERM, events/log.py; stopping the reactor at once lost them, and clients saw a broken
+stream, WebSocket code 1006, instead of 1012). And WebSocket closes carry their code and reason
+(below).
 """
 
 import functools
@@ -30,6 +36,7 @@ import daphne.server
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import reactor as _reactor
 from twisted.web import http
 
@@ -59,6 +66,26 @@ class UnparsedBodyFactory(HTTPFactory):  # type: ignore[misc]
 daphne.server.HTTPFactory = UnparsedBodyFactory
 
 
+def _close_websocket(self: Any, code: int | None = None, reason: str = "") -> None:
+    """Daphne closes a WebSocket through autobahn's sendClose(), which accepts only codes 1000
+    and 3000-4999 (it raises on the rest, and the client sees 1006, an abnormal closure) and
+    daphne drops the ASGI message's `reason`. RFC 6455 (7.4.1) registers 1008, 1011, 1012 and
+    1013 for servers to send, and the event stream uses them (events/websocket.py): the frame is
+    sent the way autobahn sends its own protocol closes."""
+    self.sendCloseFrame(code=1000 if code is None else code, reasonUtf8=reason.encode()[:123])
+
+
+def _handle_reply(self: Any, message: dict[str, Any]) -> None:
+    if message.get("type") == "websocket.close" and self.state != self.STATE_CONNECTING:
+        _close_websocket(self, message.get("code"), message.get("reason") or "")
+    else:
+        _stock_handle_reply(self, message)
+
+
+_stock_handle_reply = WebSocketProtocol.handle_reply
+WebSocketProtocol.handle_reply = _handle_reply
+
+
 class DrainingServer(Server):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["signal_handlers"] = False
@@ -66,6 +93,7 @@ class DrainingServer(Server):  # type: ignore[misc]
         self.grace = float(os.environ.get("GRACEFUL_TIMEOUT", "20"))
         self.ports: list[Any] = []
         self.deadline: float | None = None
+        self.closing_connections = False
         # The HTTP connections requests have come on (each request's channel), for the drain.
         self.channels: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -118,11 +146,20 @@ class DrainingServer(Server):  # type: ignore[misc]
     def _drain(self) -> None:
         assert self.deadline is not None
         pending = self._in_flight()
-        if pending and time.monotonic() < self.deadline:
+        in_time = time.monotonic() < self.deadline
+        if pending and in_time:
             reactor.callLater(POLL_SECONDS, self._drain)
             return
         if pending:
             logger.warning("grace period over: cancelling %d request(s)", pending)
+        elif in_time and self.connections:
+            if not self.closing_connections:
+                # loseConnection() writes out the transport's buffer, then closes.
+                self.closing_connections = True
+                for protocol in list(self.connections):
+                    protocol.transport.loseConnection()
+            reactor.callLater(POLL_SECONDS, self._drain)
+            return
         reactor.stop()
 
 

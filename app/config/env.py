@@ -94,5 +94,23 @@ def number(name: str, default: float, *, minimum: float = 0.0) -> float:
     return value
 
 
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(name: str, default: str) -> float:
+    """Seconds, from a number of seconds or one with a unit: `90`, `30s`, `15m`, `24h`, `7d`."""
+    raw = os.environ.get(name)
+    text = (raw if raw is not None and raw.strip() else default).strip().lower()
+    unit = DURATION_UNITS.get(text[-1:])
+    number = text[:-1] if unit is not None else text
+    try:
+        value = float(number) * (unit or 1)
+    except ValueError:
+        raise ConfigError(name, f"must be a duration like 86400, 30m or 24h, got {raw!r}") from None
+    if not value > 0:  # also refuses NaN
+        raise ConfigError(name, f"must be a positive duration, got {raw!r}")
+    return value
+
+
 def csv(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]

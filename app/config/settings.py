@@ -153,10 +153,13 @@ CSRF_FAILURE_VIEW = "core.problems.csrf_failure"
 # Limits on what a client may send (nginx enforces the body size first).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.integer("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1)
 
-# Realtime events (events/): the NOTIFY channel, a subscriber's backlog before it is dropped,
-# the SSE heartbeat, and how long a new subscriber waits for the LISTEN connection.
-EVENTS_CHANNEL = "events"
-EVENTS_QUEUE_SIZE = env.integer("EVENTS_QUEUE_SIZE", 1000, minimum=1)
+# Realtime events (events/, docs/events.md): how many recent events each process keeps in
+# memory (a subscriber further behind reads them from the table), the longest resume that is
+# replayed (past it: a reset), how long events are kept, the SSE heartbeat, and how long a new
+# subscriber waits for the process to be connected to the event log.
+EVENTS_BUFFER_SIZE = env.integer("EVENTS_BUFFER_SIZE", 2000, minimum=1)
+EVENTS_REPLAY_MAX = env.integer("EVENTS_REPLAY_MAX", 10_000, minimum=0)
+EVENTS_RETENTION = env.duration("EVENTS_RETENTION", "24h")
 EVENTS_HEARTBEAT_SECONDS = env.number("EVENTS_HEARTBEAT_SECONDS", 15.0, minimum=0.1)
 EVENTS_READY_TIMEOUT = 5.0
 

@@ -3,11 +3,12 @@ from django.urls import include, path
 
 import core.converters  # noqa: F401  (registers the `id` path converter used by the API)
 from config.api import api
-from events.views import events
+from events.views import events, live
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/events", events, name="events"),
+    path("events/", live, name="events-live"),
     path("api/", api.urls),
     path("bench/", include("bench.urls")),
     path("", include("core.urls")),

@@ -8,8 +8,8 @@ IDEMPOTENCY_KEY_MAX_LENGTH = 100
 
 
 class Item(models.Model):
-    """An item. Every insert, update and delete is announced by the `items_item_notify` trigger
-    (migration 0002) with NOTIFY on the `events` channel, in the same transaction as the change."""
+    """An item. Every insert, update, delete and truncate is recorded in the event log by the
+    database, in the same transaction as the change (events/migrations/0001)."""
 
     name = models.CharField(max_length=NAME_MAX_LENGTH)
     description = models.TextField(blank=True, default="")

@@ -1,5 +1,5 @@
 """Writes of items, async ORM only. Each is one statement, so it needs no explicit transaction;
-the NOTIFY trigger runs inside that statement's transaction."""
+the event log's triggers run inside that statement's transaction (events/migrations/0001)."""
 
 import hashlib
 import json

@@ -46,10 +46,11 @@ ENDPOINTS = {
     "/readyz": HTTPStatus.OK,
     "/admin/login/": HTTPStatus.OK,
     "/": HTTPStatus.OK,
+    "/events/": HTTPStatus.OK,
     "/ws/events": HTTPStatus.NOT_FOUND,
 }
 # The endpoints that read query parameters (Django parses the query string for them).
-READ_QUERY = {"/api/items", "/api/hello?delay=0", "/admin/login/"}
+READ_QUERY = {"/api/items", "/api/hello?delay=0", "/admin/login/", "/api/events"}
 
 
 @dataclass

@@ -225,6 +225,8 @@ async def test_sse_receives_created_updated_deleted_in_order(client: httpx.Async
 
 async def test_websocket_receives_created_updated_deleted(client: httpx.AsyncClient) -> None:
     async with connect(WS_URL, open_timeout=10) as websocket:
+        subscribed = json.loads(await asyncio.wait_for(websocket.recv(), 10))
+        assert subscribed["type"] == "subscribed"
         item = await create(client, "Socketed")
         await client.patch(f"/api/items/{item['id']}", json={"description": "changed"})
         await client.delete(f"/api/items/{item['id']}")
@@ -233,6 +235,7 @@ async def test_websocket_receives_created_updated_deleted(client: httpx.AsyncCli
 
     assert [m["type"] for m in messages] == ["item.created", "item.updated", "item.deleted"]
     assert {m["item"]["id"] for m in messages} == {item["id"]}
+    assert [m["id"] for m in messages] == [subscribed["id"] + n for n in (1, 2, 3)]
 
 
 async def test_websocket_on_an_unknown_path_is_refused() -> None:

@@ -48,9 +48,9 @@ def test_memory_with_too_few_samples_after_warmup_fails() -> None:
     assert "too few" in judged.reason
 
 
-def test_connection_limit_is_each_process_pool_and_its_listen_connection() -> None:
-    assert verdict.connection_limit(pool_max_size=10, processes=1) == 11
-    assert verdict.connection_limit(pool_max_size=10, processes=4) == 44
+def test_connection_limit_is_each_process_pool_and_its_event_log_connections() -> None:
+    assert verdict.connection_limit(pool_max_size=10, processes=1) == 12
+    assert verdict.connection_limit(pool_max_size=10, processes=4) == 48
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -74,9 +74,9 @@ def memory_flat(samples: Sequence[tuple[float, int]], *, warmup: float) -> Memor
 
 
 def connection_limit(*, pool_max_size: int, processes: int) -> int:
-    """The most connections the app may hold: each process's pool plus its LISTEN connection
-    (events, kept outside the pool)."""
-    return processes * (pool_max_size + 1)
+    """The most connections the app may hold: each process's pool plus the event log's two
+    (LISTEN and reads, kept outside the pool)."""
+    return processes * (pool_max_size + 2)
 
 
 def criteria(figures: Mapping[str, Any]) -> dict[str, bool]:
@@ -147,7 +147,7 @@ def markdown(runs: Mapping[str, Mapping[str, Any]]) -> str:
     )
     row(
         "PostgreSQL connections max (limit)",
-        lambda r: "{max} ({limit} = {processes} x ({pool_max_size} pool + 1 LISTEN))".format(
+        lambda r: "{max} ({limit} = {processes} x ({pool_max_size} pool + 2 events))".format(
             **r["pg_connections"]
         ),
     )

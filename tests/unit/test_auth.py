@@ -15,7 +15,7 @@ from django.test import AsyncClient
 
 from accounts import auth, services, tokens
 from accounts.models import ApiToken
-from events.broker import broker
+from events.log import event_log
 from events.websocket import events_websocket
 from items.models import Item
 from tests.unit.conftest import HeaderClient
@@ -336,7 +336,7 @@ async def test_private_reads_need_a_token_or_a_session(
     assert refused["Content-Type"] == PROBLEM
     assert refused["WWW-Authenticate"] == "Bearer"
     assert with_token.status_code == with_session.status_code == HTTPStatus.OK
-    await broker().stop()  # the event stream's listener, started by /api/events
+    await event_log().stop()  # the event stream's listener, started by /api/events
 
 
 @pytest.mark.usefixtures("private_reads")
@@ -387,7 +387,7 @@ async def handshake(scope_headers: list[tuple[bytes, bytes]]) -> list[dict[str, 
         sent.append(message)
 
     await asyncio.wait_for(events_websocket(scope, receive, send), 10)
-    await broker().stop()
+    await event_log().stop()
     return sent
 
 
