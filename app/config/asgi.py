@@ -8,6 +8,8 @@ lifespan), and at shutdown, after the last request has drained, the event listen
 database pool closes, so PostgreSQL sees clean disconnects.
 """
 
+import asyncio
+import contextvars
 import gc
 import os
 from typing import Any
@@ -73,10 +75,14 @@ async def raw_json(scope: Scope, receive: Any, send: Any) -> None:
 async def application(scope: Scope, receive: Any, send: Any) -> None:
     if scope["type"] == "http" and scope["path"] == "/bench/raw":
         await raw_json(scope, receive, send)
-    elif scope["type"] == "http" and scope["path"].startswith(LEAN_PREFIXES):
-        await api_application(scope, receive, send)
     elif scope["type"] == "http":
-        await pages_application(scope, receive, send)
+        # Each HTTP request runs in a context of its own, empty. A server's task for a request
+        # starts in a copy of whatever context was current where the server created it, and
+        # under asyncio's loop uvicorn creates it from a reader callback that a previous
+        # request's task registered (flow control), so that request's context variables
+        # (asgiref's exited ThreadSensitiveContext among them) would leak into this one.
+        # Awaiting the task passes a cancellation on to it.
+        await asyncio.create_task(django_http(scope, receive, send), context=contextvars.Context())
     elif scope["type"] == "lifespan":
         await lifespan(scope, receive, send)
     elif scope["type"] == "websocket" and scope["path"] == "/ws/events":
@@ -87,6 +93,13 @@ async def application(scope: Scope, receive: Any, send: Any) -> None:
         await send({"type": "websocket.close", "code": 1008})
     else:
         raise ValueError(f"unsupported ASGI scope type {scope['type']!r}")
+
+
+async def django_http(scope: Scope, receive: Any, send: Any) -> None:
+    if scope["path"].startswith(LEAN_PREFIXES):
+        await api_application(scope, receive, send)
+    else:
+        await pages_application(scope, receive, send)
 
 
 # Everything loaded so far (Django, the apps, the URL patterns) lives as long as the process:

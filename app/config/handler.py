@@ -13,7 +13,13 @@ sleeps. This handler
    ThreadSensitiveContext(executor=...): the request owns that thread alone while it runs (a
    thread returns to the pool only once its last piece of work has finished), exactly as a
    fresh thread would be owned;
-3. skips the built-in receivers when they have nothing to do: at the start (a request's thread
+3. remembers what each path resolved to (URL resolution is a walk over every pattern, for
+   every request), for paths that resolved and whose URLconf has no language prefix: a match
+   depends only on the URLconf and the path, given converters that are pure functions of the
+   path segment (Django's contract for `to_python`); each request gets its own copy of the match;
+4. reads a body that arrives in one message (every GET) into memory directly, and sends a
+   response that is not streamed in one body message; and
+5. skips the built-in receivers when they have nothing to do: at the start (a request's thread
    holds no connection when CONN_MAX_AGE is 0: the previous request closed it), and at the end
    when the request ran nothing in its thread (so it opened no connection) and its response
    holds no resource. Otherwise, and whenever any other receiver is connected, it sends the
@@ -25,6 +31,8 @@ below; on others it refuses to start (LEAN_API_HANDLER=false falls back to the s
 
 import asyncio
 import contextvars
+import functools
+import io
 import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
@@ -42,7 +50,8 @@ from django.core.handlers.base import reset_urlconf
 from django.db import close_old_connections, reset_queries
 from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import set_script_prefix
+from django.urls import URLResolver, get_resolver, set_script_prefix, set_urlconf
+from django.urls.resolvers import LocalePrefixPattern, ResolverMatch
 
 VERIFIED = {"django": "6.1", "asgiref": "3.13"}
 BUILTIN_RECEIVERS: dict[Signal, set[Any]] = {
@@ -50,6 +59,12 @@ BUILTIN_RECEIVERS: dict[Signal, set[Any]] = {
     signals.request_finished: {close_old_connections, close_caches, reset_urlconf},
 }
 IDLE_THREADS = 64  # threads kept for reuse; more are made when needed, and shut down after
+RESOLVED_PATHS = 4096  # paths whose match is remembered, the least recently used forgotten first
+RESOLVED_PATH_LENGTH = 256  # longer paths are resolved every time (memory stays bounded)
+
+
+class RequestProcessed(Exception):
+    """Ends the task group of a request once its response is sent (as in Django's handle)."""
 
 
 class RequestThread(ThreadPoolExecutor):
@@ -124,6 +139,39 @@ def _connections_persist() -> bool:
     return any(db.get("CONN_MAX_AGE", 0) != 0 for db in settings.DATABASES.values())
 
 
+@functools.cache
+def _has_language_prefix(resolver: URLResolver) -> bool:
+    """Whether a URLconf has i18n_patterns: their match depends on the active language."""
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver) and (
+            isinstance(pattern.pattern, LocalePrefixPattern) or _has_language_prefix(pattern)
+        ):
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=RESOLVED_PATHS)
+def _resolved(resolver: URLResolver, path: str) -> ResolverMatch:
+    # A path that does not resolve raises Resolver404, which lru_cache does not keep.
+    return resolver.resolve(path)
+
+
+def _own_copy(match: ResolverMatch) -> ResolverMatch:
+    """A match for one request: view middleware and views may change its kwargs."""
+    copy = object.__new__(ResolverMatch)
+    copy.__dict__.update(match.__dict__)
+    for name in ("kwargs", "captured_kwargs", "extra_kwargs"):
+        if isinstance(value := copy.__dict__.get(name), dict):
+            copy.__dict__[name] = dict(value)
+    return copy
+
+
+def resolve_path(resolver: URLResolver, path: str) -> ResolverMatch:
+    if len(path) > RESOLVED_PATH_LENGTH or _has_language_prefix(resolver):
+        return resolver.resolve(path)
+    return _own_copy(_resolved(resolver, path))
+
+
 class LeanASGIHandler(ASGIHandler):
     def __init__(self) -> None:
         _check_versions()
@@ -153,6 +201,51 @@ class LeanASGIHandler(ASGIHandler):
             super().load_middleware(is_async=is_async)
         finally:
             settings.MIDDLEWARE = full
+
+    def resolve_request(self, request: HttpRequest) -> ResolverMatch:
+        """BaseHandler.resolve_request, with the match remembered per path (resolve_path)."""
+        if hasattr(request, "urlconf"):
+            set_urlconf(request.urlconf)
+            resolver = get_resolver(request.urlconf)
+        else:
+            resolver = get_resolver()
+        request.resolver_match = resolve_path(resolver, request.path_info)
+        return request.resolver_match
+
+    async def read_body(self, receive: Any) -> Any:
+        """ASGIHandler.read_body, but a body that comes whole in its first message, as every
+        request without a body does, is read into memory without a spooled file, if it is
+        within FILE_UPLOAD_MAX_MEMORY_SIZE (the size at which Django's file would go to disk)."""
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            body = message.get("body", b"")
+            if len(body) <= settings.FILE_UPLOAD_MAX_MEMORY_SIZE:
+                return io.BytesIO(body)
+        return await super().read_body(_replay(message, receive))
+
+    async def send_response(self, response: HttpResponseBase, send: Any) -> None:
+        """ASGIHandler.send_response; a response that is not streamed and fits in one chunk
+        goes out as one body message, as Django's chunking would send it."""
+        if response.streaming:
+            await super().send_response(response, send)
+            return
+        content = response.content  # type: ignore[attr-defined]
+        if len(content) > self.chunk_size:
+            await super().send_response(response, send)
+            return
+        headers = [
+            (
+                header.encode("ascii") if isinstance(header, str) else bytes(header),
+                value.encode("latin1") if isinstance(value, str) else bytes(value),
+            )
+            for header, value in response.items()
+        ]
+        for cookie in response.cookies.values():
+            headers.append((b"Set-Cookie", cookie.OutputString().encode("ascii")))
+        await send(
+            {"type": "http.response.start", "status": response.status_code, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": content, "more_body": False})
 
     async def request_started(self, scope: dict[str, Any]) -> None:
         if (
@@ -200,9 +293,6 @@ class LeanASGIHandler(ASGIHandler):
                 await sync_to_async(error_response.close)()
                 return
 
-            class RequestProcessed(Exception):
-                pass
-
             response = None
             try:
                 try:
@@ -222,3 +312,13 @@ class LeanASGIHandler(ASGIHandler):
                 await signals.request_finished.asend(sender=self.__class__)
             else:
                 await self.close_response(response)
+
+
+def _replay(first: dict[str, Any], receive: Any) -> Any:
+    """A receive that answers `first` once, then what `receive` answers."""
+    pending = [first]
+
+    async def replayed() -> dict[str, Any]:
+        return pending.pop() if pending else await receive()
+
+    return replayed

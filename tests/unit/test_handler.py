@@ -6,7 +6,7 @@ project's ASGI application itself, as a server would.
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -197,3 +197,121 @@ async def test_a_request_without_sync_work_starts_no_thread(
 
     assert {r["status"] for r in responses} == {200}
     assert submitted == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_request_does_not_inherit_the_context_of_the_one_before() -> None:
+    # Under asyncio's loop, uvicorn may start a request's task from a callback that the previous
+    # request's task registered, so the new task copies that request's context: with it, an
+    # exited ThreadSensitiveContext, on which Django's stock handler (the admin's) raises
+    # "ThreadSensitiveContext has exited". Each request must start from a context of its own.
+    from asgiref.sync import ThreadSensitiveContext
+
+    go = asyncio.Event()
+
+    async def next_request_on_the_connection() -> dict[str, Any]:
+        await go.wait()
+        return await call("/admin/login/")
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        async with ThreadSensitiveContext(executor=executor):
+            inherited = asyncio.create_task(next_request_on_the_connection())
+        go.set()
+        response = await inherited
+
+    assert response["status"] == 200
+    assert "csrftoken" in response["headers"].get("set-cookie", "")
+
+
+def test_a_remembered_url_match_is_a_copy_of_its_own_for_each_request() -> None:
+    from django.urls import get_resolver
+
+    from config.handler import resolve_path
+
+    first = resolve_path(get_resolver(), "/api/items/7")
+    first.kwargs["item_id"] = "changed by a view middleware"
+    second = resolve_path(get_resolver(), "/api/items/7")
+
+    assert second is not first
+    assert second.func is first.func
+    assert second.kwargs != first.kwargs
+    assert second.route == first.route
+
+
+def test_a_path_that_does_not_resolve_is_a_404_every_time() -> None:
+    from django.urls import Resolver404, get_resolver
+
+    from config.handler import resolve_path
+
+    for _ in range(2):
+        with pytest.raises(Resolver404):
+            resolve_path(get_resolver(), "/no/such/page")
+
+
+def test_urlconfs_with_a_language_prefix_are_resolved_every_time() -> None:
+    from django.conf.urls.i18n import i18n_patterns
+    from django.http import HttpRequest, HttpResponse
+    from django.urls import URLResolver, path
+    from django.urls.resolvers import RegexPattern
+
+    from config.handler import resolve_path
+
+    def view(request: HttpRequest) -> HttpResponse:
+        return HttpResponse()
+
+    resolver = URLResolver(RegexPattern(r"^/"), i18n_patterns(path("x", view)))
+    calls = 0
+    original = resolver.resolve
+
+    def counted(path: str) -> Any:
+        nonlocal calls
+        calls += 1
+        return original(path)
+
+    resolver.resolve = counted  # type: ignore[method-assign]
+    for _ in range(2):
+        resolve_path(resolver, "/en-us/x")
+    assert calls == 2
+
+
+async def test_a_body_in_several_messages_is_read_whole() -> None:
+    messages = [
+        {"type": "http.request", "body": b'{"name": ', "more_body": True},
+        {"type": "http.request", "body": b'"two parts"}', "more_body": False},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    body = await asgi.api_handler.read_body(receive)
+    assert body.read() == b'{"name": "two parts"}'
+
+
+async def test_a_body_beyond_the_memory_limit_is_spooled_as_django_spools_it() -> None:
+    big = b"x" * (settings.FILE_UPLOAD_MAX_MEMORY_SIZE + 1)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": big, "more_body": False}
+
+    body = await asgi.api_handler.read_body(receive)
+    assert getattr(body, "_rolled")  # noqa: B009 (private to SpooledTemporaryFile); on disk, as Django's own read_body leaves it
+    assert body.read() == big
+
+
+async def test_a_large_response_goes_out_in_chunks_and_a_small_one_in_one_message() -> None:
+    from django.http import HttpResponse
+
+    for size, messages_expected in [(10, 1), (200_000, 4)]:
+        response = HttpResponse(b"y" * size)
+        response.set_cookie("flavour", "oat")
+        sent: list[Mapping[str, Any]] = []
+
+        async def send(message: Mapping[str, Any]) -> None:
+            sent.append(message)  # noqa: B023 (used within the iteration)
+
+        await asgi.api_handler.send_response(response, send)
+        start, *bodies = sent
+        assert (b"Set-Cookie", b"flavour=oat; Path=/") in start["headers"]
+        assert len(bodies) == messages_expected
+        assert b"".join(m["body"] for m in bodies) == b"y" * size
+        assert bodies[-1]["more_body"] is False
