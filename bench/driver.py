@@ -3,6 +3,10 @@ BENCH_RUNS runs of BENCH_DURATION seconds (wrk; hello: h2load). Prints one JSON 
 on stdout; progress goes to stderr.
 
     python bench/driver.py CONTENDER WORKLOAD [WORKLOAD ...]
+
+hello-10k holds 10,000 connections, each repeating a 10 s sleep (the ideal is 1,000 req/s), and
+reads the app's anonymous memory (its cgroup's RSS) before the run and while every request is
+waiting: the memory one waiting request costs.
 """
 
 import json
@@ -12,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Any
 
 NGINX = "http://nginx:8080"
@@ -26,12 +31,19 @@ WORKLOADS: dict[str, tuple[str, int, str]] = {
     "fortunes": (f"{NGINX}/bench/fortunes", 64, "TechEmpower fortunes (ORM + template)"),
     "updates": (f"{NGINX}/bench/updates?queries=20", 64, "TechEmpower 20 updates"),
     "hello": (f"{NGINX}/api/hello?delay=1", 1000, "1 s asyncio.sleep at 1,000 connections"),
+    "hello-10k": (
+        f"{NGINX}/api/hello?delay=10",
+        10_000,
+        "10 s asyncio.sleep at 10,000 connections",
+    ),
     "json-direct": (f"{APP}/bench/json", 64, "JSON, straight to the app (no nginx)"),
     "raw-direct": (f"{APP}/bench/raw", 64, "bare ASGI handler, straight to the app"),
 }
-HELLO_DELAY = 1.0
 HELLO_SECONDS = 4
 HELLO_WARM_UP_SECONDS = 2
+# hello-10k: the warm-up covers the first round of sleeps (and the 10,000 connects); the window
+# holds two more.
+SLEEPS = {"hello": (1.0, HELLO_SECONDS, HELLO_WARM_UP_SECONDS), "hello-10k": (10.0, 20, 12)}
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 
 
@@ -76,7 +88,9 @@ def wrk(url: str, connections: int, seconds: int) -> dict[str, Any]:
     return parse(done.stdout)
 
 
-def h2load(url: str, connections: int, seconds: int, warm_up: int) -> dict[str, Any]:
+def h2load(
+    url: str, connections: int, seconds: int, warm_up: int, memory: bool = False
+) -> dict[str, Any]:
     """One h2load run over HTTP/1.1: a warm-up on the same connections, then `seconds` measured.
 
     Used for the hello workload. wrk opens its connections anew for every run, so each of its
@@ -87,8 +101,32 @@ def h2load(url: str, connections: int, seconds: int, warm_up: int) -> dict[str, 
         command = ["h2load", "--h1", f"--clients={connections}", "--threads=2"]
         command += [f"--duration={seconds}", f"--warm-up-time={warm_up}"]
         command += ["--header=Host: nginx", f"--log-file={log.name}", url]
-        done = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
-        return parse_h2load(done.stdout, log.read(), connections)
+        idle = app_memory() if memory else 0
+        with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as h2:  # noqa: S603
+            loaded = 0
+            if memory:
+                # Mid-window: every connection has a request waiting in the app.
+                time.sleep(warm_up + seconds / 2)
+                loaded = app_memory()
+            output, _ = h2.communicate()
+        if h2.returncode != 0:
+            raise subprocess.CalledProcessError(h2.returncode, command, output)
+        figures = parse_h2load(output, log.read(), connections)
+        if memory:
+            figures["app_memory_idle_mib"] = round(idle / 2**20, 1)
+            figures["app_memory_loaded_mib"] = round(loaded / 2**20, 1)
+            figures["app_kib_per_waiting_request"] = round((loaded - idle) / connections / 1024, 1)
+        return figures
+
+
+def app_memory() -> int:
+    """The app container's anonymous memory in bytes (its cgroup's RSS), through the engine."""
+    sys.path.insert(0, "/src")
+    from bench.events import app_cgroup
+    from tests.e2e.docker import Stack
+
+    with Stack.of_this_container() as stack:
+        return app_cgroup(stack)["anon"]
 
 
 def parse_h2load(output: str, log: str, connections: int) -> dict[str, Any]:
@@ -119,22 +157,24 @@ def parse_h2load(output: str, log: str, connections: int) -> dict[str, Any]:
 
 def main(contender: str, workloads: list[str]) -> None:
     seconds = int(os.environ.get("BENCH_DURATION", "2"))
-    runs = int(os.environ.get("BENCH_RUNS", "3"))
+    runs = int(os.environ.get("BENCH_RUNS", "5"))
     for name in workloads:
         url, connections, _ = WORKLOADS[name]
-        hello = name == "hello"
-        length = max(seconds, HELLO_SECONDS) if hello else seconds
+        hello = name in SLEEPS
+        _, hello_seconds, warm_up = SLEEPS.get(name, (0.0, 0, 0))
+        length = max(seconds, hello_seconds) if hello else seconds
         # Connections, pools, caches; and what the previous workload left queued (one sync
         # worker still owes the 64 slow requests nginx had passed on). h2load warms up on its
         # own, in every run.
         if not hello:
             wrk(url, connections, max(1, seconds // 2))
-        for run in range(1, runs + 1):
+        # 32 s a run: three are enough for a ratio to the ideal and a memory figure.
+        for run in range(1, (min(runs, 3) if name == "hello-10k" else runs) + 1):
             record = {"contender": contender, "workload": name, "run": run, "url": url}
             record |= {"connections": connections, "duration_s": length}
             if hello:
-                record["warm_up_s"] = HELLO_WARM_UP_SECONDS
-                record |= h2load(url, connections, length, HELLO_WARM_UP_SECONDS)
+                record["warm_up_s"] = warm_up
+                record |= h2load(url, connections, length, warm_up, memory=name == "hello-10k")
             else:
                 record |= wrk(url, connections, length)
             print(json.dumps(record), flush=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT = "uvicorn"
-HELLO_DELAY_MS = 1000.0
+SLEEP_MS = {"hello": 1000.0, "hello-10k": 10_000.0}
 ORDER = [
     "uvicorn",
     "daphne",
@@ -36,21 +36,31 @@ def aggregate(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     results = []
     for (contender, workload), runs in cells.items():
         rps = [run["rps"] for run in runs]
-        results.append(
-            {
-                "contender": contender,
-                "workload": workload,
-                "connections": runs[0]["connections"],
-                "runs": len(runs),
-                "rps_median": statistics.median(rps),
-                "rps_min": min(rps),
-                "rps_max": max(rps),
-                "latency_avg_ms": median_of(runs, "latency_avg_ms"),
-                "p50_ms": median_of(runs, "p50_ms"),
-                "p99_ms": median_of(runs, "p99_ms"),
-                "errors": sum(run["errors"] for run in runs),
-            }
-        )
+        record = {
+            "contender": contender,
+            "workload": workload,
+            "connections": runs[0]["connections"],
+            "runs": len(runs),
+            "rps_median": statistics.median(rps),
+            "rps_min": min(rps),
+            "rps_max": max(rps),
+            "latency_avg_ms": median_of(runs, "latency_avg_ms"),
+            "p50_ms": median_of(runs, "p50_ms"),
+            "p99_ms": median_of(runs, "p99_ms"),
+            # The tail's spread over the runs, and its worst shape in any one run.
+            "p99_ms_min": min_of(runs, "p99_ms"),
+            "p99_ms_max": max_of(runs, "p99_ms"),
+            "p99_over_p50_max": max(
+                (run["p99_ms"] / run["p50_ms"] for run in runs if run.get("p50_ms")),
+                default=None,
+            ),
+            "errors": sum(run["errors"] for run in runs),
+        }
+        if "app_kib_per_waiting_request" in runs[0]:
+            record["app_kib_per_waiting_request"] = median_of(runs, "app_kib_per_waiting_request")
+            record["app_memory_idle_mib"] = median_of(runs, "app_memory_idle_mib")
+            record["app_memory_loaded_mib"] = median_of(runs, "app_memory_loaded_mib")
+        results.append(record)
     return sorted(results, key=lambda r: (rank(r["contender"]), r["workload"]))
 
 
@@ -58,6 +68,16 @@ def median_of(runs: list[dict[str, Any]], key: str) -> float | None:
     """The median of a latency over the runs that timed one (none: no request succeeded)."""
     values = [run[key] for run in runs if run.get(key) is not None]
     return statistics.median(values) if values else None
+
+
+def min_of(runs: list[dict[str, Any]], key: str) -> float | None:
+    values = [run[key] for run in runs if run.get(key) is not None]
+    return min(values) if values else None
+
+
+def max_of(runs: list[dict[str, Any]], key: str) -> float | None:
+    values = [run[key] for run in runs if run.get(key) is not None]
+    return max(values) if values else None
 
 
 def rank(contender: str) -> int:
@@ -80,14 +100,35 @@ def ratios(results: list[dict[str, Any]]) -> dict[str, Any]:
             rps(server, "json-direct"), rps(server, "raw-direct")
         )
         out[f"nginx_over_direct_{server}"] = ratio(rps(server, "json"), rps(server, "json-direct"))
-        hello = cell.get((server, "hello"))
-        # Every connection waiting on a 1 s sleep: the ideal rate is connections / 1 s, reached
+        # Every connection waiting on a sleep: the ideal rate is connections / sleep, reached
         # when each request takes exactly its sleep; queueing shows as extra latency.
-        out[f"hello_vs_ideal_{server}"] = (
-            round(HELLO_DELAY_MS / hello["latency_avg_ms"], 3)
-            if hello and hello["latency_avg_ms"]
-            else None
-        )
+        for workload, sleep_ms in SLEEP_MS.items():
+            hello = cell.get((server, workload))
+            key = workload.replace("-", "_")
+            out[f"{key}_vs_ideal_{server}"] = (
+                round(sleep_ms / hello["latency_avg_ms"], 3)
+                if hello and hello["latency_avg_ms"]
+                else None
+            )
+        if many := cell.get((server, "hello-10k")):
+            out[f"app_kib_per_waiting_request_{server}"] = many.get("app_kib_per_waiting_request")
+        # The tail against what most Django sites run: medians, and the worst run's p99 against
+        # the sync worker's median; the worst p99/p50 of any run.
+        sync_cells = {w: cell.get(("gunicorn-sync", w)) for w in ("json", "db")}
+        for workload in ("json", "db"):
+            ours = cell.get((server, workload))
+            theirs = sync_cells[workload]
+            if ours and theirs:
+                out[f"p99_{workload}_over_gunicorn_sync_{server}"] = ratio(
+                    ours["p99_ms"], theirs["p99_ms"]
+                )
+                out[f"p99_{workload}_over_gunicorn_sync_worst_run_{server}"] = ratio(
+                    ours["p99_ms_max"], theirs["p99_ms"]
+                )
+            if ours and ours["p99_over_p50_max"] is not None:
+                out[f"p99_over_p50_worst_run_{workload}_{server}"] = round(
+                    ours["p99_over_p50_max"], 2
+                )
     out["pool_over_no_pool_db"] = ratio(rps(DEFAULT, "db"), rps("uvicorn-nopool", "db"))
     out["lean_over_stock_handler"] = {
         w: ratio(rps(DEFAULT, w), rps("uvicorn-stock", w))
@@ -138,18 +179,23 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['settings']['runs']} runs of {report['settings']['duration_s']:g} s per cell "
         "after a warm-up, wrk; hello: h2load, each run "
         f"{report['settings']['hello_warm_up_s']} s of warm-up on its 1,000 connections, then "
-        f"{report['settings']['hello_s']} s measured. Medians. The hello ratio to the ideal is "
-        "1 s / mean latency (Little's law; the req/s column counts the requests completed in the "
-        "window, which, with every connection on a 1 s cycle, depends on where the window cuts).",
+        f"{report['settings']['hello_s']} s measured; hello-10k: "
+        f"{report['settings']['hello_10k_warm_up_s']} s of warm-up on its 10,000 connections, "
+        f"then {report['settings']['hello_10k_s']} s measured. Medians. A hello ratio to the "
+        "ideal is the sleep / mean latency (Little's law; the req/s column counts the requests "
+        "completed in the window, which, with every connection on one cycle, depends on where "
+        "the window cuts).",
         "",
-        "| contender | workload | conns | req/s (median) | min-max | p50 ms | p99 ms | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| contender | workload | conns | req/s (median) | min-max | p50 ms | p99 ms "
+        "| p99 min-max | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in report["results"]:
         lines.append(
             f"| {r['contender']} | {r['workload']} | {r['connections']} | "
             f"{r['rps_median']:,.0f} | {r['rps_min']:,.0f} to {r['rps_max']:,.0f} | "
-            f"{milliseconds(r['p50_ms'])} | {milliseconds(r['p99_ms'])} | {r['errors']} |"
+            f"{milliseconds(r['p50_ms'])} | {milliseconds(r['p99_ms'])} | "
+            f"{milliseconds(r['p99_ms_min'])} to {milliseconds(r['p99_ms_max'])} | {r['errors']} |"
         )
     lines += ["", "## Ratios", "", "```json", json.dumps(report["ratios"], indent=2), "```", ""]
     return "\n".join(lines)
@@ -187,16 +233,19 @@ def main(raw_dir: Path, out_dir: Path) -> None:
     raw = [json.loads(line) for f in sorted(raw_dir.glob("*.jsonl")) for line in f.open() if line]
     results = aggregate(raw)
     hello: dict[str, Any] = next((r for r in raw if r["workload"] == "hello"), {})
+    many: dict[str, Any] = next((r for r in raw if r["workload"] == "hello-10k"), {})
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine(),
         "settings": {
             "duration_s": float(os.environ.get("BENCH_DURATION", "2")),
-            "runs": int(os.environ.get("BENCH_RUNS", "3")),
+            "runs": int(os.environ.get("BENCH_RUNS", "5")),
             # As driver.py ran them (every hello record says the same).
             "hello_s": hello.get("duration_s"),
             "hello_warm_up_s": hello.get("warm_up_s"),
+            "hello_10k_s": many.get("duration_s"),
+            "hello_10k_warm_up_s": many.get("warm_up_s"),
         },
         "results": results,
         "ratios": ratios(results),

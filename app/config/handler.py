@@ -275,8 +275,8 @@ class LeanASGIHandler(ASGIHandler):
         await sync_to_async(response.close)()
 
     async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """Django 6.1's ASGIHandler.handle, with request_started and response.close() through
-        the two methods above."""
+        """Django 6.1's ASGIHandler.handle, with request_started, response.close() and the
+        request_finished of an aborted request through the methods above."""
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
@@ -309,9 +309,19 @@ class LeanASGIHandler(ASGIHandler):
                 raise
 
             if response is None:
-                await signals.request_finished.asend(sender=self.__class__)
+                await self.request_aborted()
             else:
                 await self.close_response(response)
+
+    async def request_aborted(self) -> None:
+        """The client left before the response was sent: request_finished, as Django sends it,
+        unless nothing ran in the request's thread (as in close_response). A burst of
+        disconnects (a proxy giving up on thousands of waiting requests) then makes no thread
+        per request only to run receivers that have nothing to do."""
+        if _only_builtin_receivers(signals.request_finished) and not _request_thread.get().used:
+            reset_urlconf(sender=self.__class__)
+            return
+        await signals.request_finished.asend(sender=self.__class__)
 
 
 def _replay(first: dict[str, Any], receive: Any) -> Any:

@@ -96,3 +96,27 @@ def test_the_hello_ratio_is_the_sleep_over_the_mean_latency() -> None:
     sync = next(r for r in results if r["contender"] == "gunicorn-sync")
     assert sync["latency_avg_ms"] is None
     assert sync["errors"] == 1000
+
+
+def test_the_10k_hello_ratio_is_the_10_s_sleep_over_the_mean_latency_with_its_memory() -> None:
+    raw = [
+        record("daphne", "hello-10k", 990, latency_avg_ms=ms, app_kib_per_waiting_request=kib)
+        for ms, kib in ((10_100, 20.0), (10_400, 24.0), (10_200, 22.0))
+    ]
+
+    ratios = report.ratios(report.aggregate(raw))
+
+    assert ratios["hello_10k_vs_ideal_daphne"] == pytest.approx(10_000 / 10_200, abs=0.001)
+    assert ratios["app_kib_per_waiting_request_daphne"] == 22.0
+
+
+def test_the_tail_is_judged_by_its_median_and_by_its_worst_run() -> None:
+    raw = [record("daphne", "json", 3000, p50_ms=10.0, p99_ms=p99) for p99 in (30.0, 40.0, 90.0)]
+    raw += [record("gunicorn-sync", "json", 1000, p99_ms=p99) for p99 in (50.0, 60.0, 55.0)]
+
+    ratios = report.ratios(report.aggregate(raw))
+
+    assert ratios["p99_json_over_gunicorn_sync_daphne"] == pytest.approx(40 / 55, abs=0.001)
+    worst = ratios["p99_json_over_gunicorn_sync_worst_run_daphne"]
+    assert worst == pytest.approx(90 / 55, abs=0.001)
+    assert ratios["p99_over_p50_worst_run_json_daphne"] == 9.0

@@ -315,3 +315,61 @@ async def test_a_large_response_goes_out_in_chunks_and_a_small_one_in_one_messag
         assert len(bodies) == messages_expected
         assert b"".join(m["body"] for m in bodies) == b"y" * size
         assert bodies[-1]["more_body"] is False
+
+
+async def abandoned(path: str) -> list[dict[str, Any]]:
+    """A request whose client disconnects while the view runs: what the app sent."""
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b"", "more_body": False},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"delay=5",
+        "root_path": "",
+        "headers": [(b"host", b"localhost")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    await asyncio.wait_for(asgi.application(scope, receive, send), timeout=2)
+    return sent
+
+
+async def test_a_burst_of_abandoned_requests_starts_no_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    submitted: list[object] = []
+    original = ThreadPoolExecutor.submit
+
+    def counting_submit(self: ThreadPoolExecutor, *args: Any, **kwargs: Any) -> Any:
+        submitted.append(args[0])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", counting_submit)
+
+    sent = await asyncio.gather(*(abandoned("/api/hello") for _ in range(20)))
+
+    assert sent == [[]] * 20  # each view was cancelled: nothing was answered
+    assert submitted == []
+
+
+async def test_an_abandoned_request_still_sends_request_finished_to_custom_receivers(
+    counted_signals: dict[str, int],
+) -> None:
+    await abandoned("/api/hello")
+
+    assert counted_signals == {"started": 1, "finished": 1}
