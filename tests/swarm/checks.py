@@ -39,7 +39,7 @@ async def spread() -> None:
 async def events() -> None:
     followers: list[Follower] = [SseFollower() for _ in range(SUBSCRIBERS)]
     followers += [WsFollower() for _ in range(SUBSCRIBERS)]
-    async with contextlib_group(followers):
+    async with FollowerGroup(followers):
         for follower in followers:
             await follower.until_connected(within=30)
         async with httpx.AsyncClient(base_url=BASE_URL, timeout=10, headers=AUTHORIZATION) as http:
@@ -66,7 +66,7 @@ async def events() -> None:
         assert len(nodes) >= 2, f"{kind.__name__} subscribers all on one node: {nodes}"
 
 
-class contextlib_group:  # noqa: N801 (used as a context manager, like contextlib's)
+class FollowerGroup:
     """Enter every follower, exit them all."""
 
     def __init__(self, followers: list[Follower]) -> None:
