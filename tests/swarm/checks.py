@@ -4,13 +4,20 @@ them in the test image, on the cluster's network).
     python -m tests.swarm.checks spread   /api/info answers from replicas on at least two nodes
     python -m tests.swarm.checks events   an item written through one replica reaches SSE and
                                           WebSocket subscribers served by replicas on other nodes
+    python -m tests.swarm.checks writes   writes until SIGTERM, each retried with its
+                                          Idempotency-Key until acknowledged; then every
+                                          acknowledged item must be stored; prints the longest
+                                          time without an acknowledged write (node loss)
 
 Exit 1 with what was seen when a check fails.
 """
 
 import asyncio
 import collections
+import signal
 import sys
+import time
+import uuid
 from http import HTTPStatus
 
 import httpx
@@ -66,6 +73,50 @@ async def events() -> None:
         assert len(nodes) >= 2, f"{kind.__name__} subscribers all on one node: {nodes}"
 
 
+async def writes() -> None:
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    acknowledged: list[str] = []
+    counts: collections.Counter[str] = collections.Counter()
+    longest = 0.0
+    last = time.monotonic()
+    async with httpx.AsyncClient(base_url=BASE_URL, timeout=5, headers=AUTHORIZATION) as http:
+        while not stop.is_set():
+            key = str(uuid.uuid4())
+            while not stop.is_set():  # the same write until it is acknowledged
+                counts["requests"] += 1
+                try:
+                    response = await http.post(
+                        "/api/items",
+                        json={"name": f"node loss {len(acknowledged)}"},
+                        headers={"Idempotency-Key": key},
+                    )
+                except httpx.TransportError as error:
+                    counts[f"failed: {type(error).__name__}"] += 1
+                else:
+                    if response.status_code in (HTTPStatus.CREATED, HTTPStatus.OK):
+                        acknowledged.append(response.headers["location"])
+                        now = time.monotonic()
+                        longest, last = max(longest, now - last), now
+                        break
+                    counts[f"failed: {response.status_code}"] += 1
+                counts["retried"] += 1
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(0.1)
+        lost = [
+            location
+            for location in acknowledged
+            if (await http.get(location)).status_code != HTTPStatus.OK
+        ]
+    print(
+        f"writes: {len(acknowledged)} acknowledged, {dict(counts)}, longest time without an"
+        f" acknowledged write {longest:.1f}s; acknowledged but not stored: {lost}"
+    )
+    assert acknowledged, "no write was acknowledged"
+    assert not lost, f"{len(lost)} acknowledged writes are not stored"
+    assert longest < 60, f"no write acknowledged for {longest:.1f}s"
+
+
 class FollowerGroup:
     """Enter every follower, exit them all."""
 
@@ -82,7 +133,7 @@ class FollowerGroup:
 
 
 if __name__ == "__main__":
-    check = {"spread": spread, "events": events}[sys.argv[1]]
+    check = {"spread": spread, "events": events, "writes": writes}[sys.argv[1]]
     try:
         asyncio.run(check())
     except AssertionError as error:

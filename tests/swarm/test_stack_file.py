@@ -85,7 +85,7 @@ def compared(spec: dict[str, Any]) -> dict[str, Any]:
         + [m["target"] for m in mounts if isinstance(m, dict) and "source" not in m]
     )
     ports = [
-        {"target": int(str(port).rsplit(":", 1)[-1])} if isinstance(port, str) else {"target": port["target"]}
+        {"target": int(port.rsplit(":", 1)[-1]) if isinstance(port, str) else port["target"]}
         for port in spec.get("ports", [])
     ]
     return {
@@ -115,8 +115,8 @@ def compared(spec: dict[str, Any]) -> dict[str, Any]:
 def test_every_deployed_compose_service_is_in_the_stack() -> None:
     missing = [name for name in DEPLOYED if name not in STACK["services"]]
     assert not missing, (
-        f"compose.yaml has {missing}, stack.yaml has not: add them to stack.yaml (and to this test's"
-        " lists if Swarm needs them otherwise)"
+        f"compose.yaml has {missing}, stack.yaml has not: add them to stack.yaml (and to this"
+        " test's lists if Swarm needs them otherwise)"
     )
 
 
@@ -151,7 +151,8 @@ def test_service_setting_is_the_same_in_both(service: str, key: str) -> None:
     if isinstance(ours, dict) and key == "environment":
         for item in set(ours) | set(theirs):
             if (service, key, item) in DIFFERENT:
-                assert item in ours and item in theirs, f"{item} is listed as different, not missing"
+                assert item in ours, f"{item} is listed as different, not missing"
+                assert item in theirs, f"{item} is listed as different, not missing"
                 continue
             assert ours.get(item) == theirs.get(item), (
                 f"{service}.{key}.{item}: compose.yaml {ours.get(item)!r}, stack.yaml"
