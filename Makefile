@@ -4,6 +4,9 @@ TLS ?=
 NGINX_IMAGE ?= $(or $(shell sed -n 's/^NGINX_IMAGE=//p' .env 2>/dev/null),nginx:1.30)
 COMPOSE ?= docker compose $(if $(filter 1,$(TLS)),-f compose.yaml -f compose.tls.yaml)
 FORCE ?=
+# SWARM=1: the operational targets (token, tokens, token-revoke, superuser, shell, dbshell,
+# logs, ps) act on the swarm stack (make swarm-up) instead of the Compose one.
+SWARM ?=
 export ASGI_SERVER
 
 .DEFAULT_GOAL := help
@@ -49,23 +52,24 @@ restart:
 
 .PHONY: logs  ## Follow the logs of every service
 logs:
-	$(COMPOSE) logs --follow --tail 100
+	$(if $(filter 1,$(SWARM)),bash docker/swarm/ops logs,$(COMPOSE) logs --follow --tail 100)
 
 .PHONY: ps  ## Show the services and their health
 ps:
-	$(COMPOSE) ps --all
+	$(if $(filter 1,$(SWARM)),bash docker/swarm/ops ps,$(COMPOSE) ps --all)
 
 .PHONY: shell  ## Django shell in the running app container
 shell:
-	$(COMPOSE) exec app python manage.py shell
+	$(if $(filter 1,$(SWARM)),bash docker/swarm/ops shell,$(COMPOSE) exec app python manage.py shell)
 
 .PHONY: dbshell  ## psql in the running database container
 dbshell:
-	$(COMPOSE) exec db sh -c 'psql -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"'
+	$(if $(filter 1,$(SWARM)),bash docker/swarm/ops dbshell,$(COMPOSE) exec db sh -c 'psql -U "$$POSTGRES_USER" -d "$$POSTGRES_DB"')
 
 .PHONY: superuser  ## Create an admin account: asks, or takes DJANGO_SUPERUSER_USERNAME/_EMAIL/_PASSWORD
 superuser:
-	@if [ -n "$$DJANGO_SUPERUSER_PASSWORD" ]; then \
+	@if [ "$(SWARM)" = 1 ]; then bash docker/swarm/ops superuser; exit; fi; \
+	if [ -n "$$DJANGO_SUPERUSER_PASSWORD" ]; then \
 	  $(COMPOSE) exec -e DJANGO_SUPERUSER_USERNAME -e DJANGO_SUPERUSER_EMAIL \
 	    -e DJANGO_SUPERUSER_PASSWORD app python manage.py createsuperuser --noinput; \
 	else \
@@ -75,15 +79,15 @@ superuser:
 NAME ?=
 .PHONY: token  ## Make an API token named NAME and print it, once: TOKEN=$(make -s token NAME=ci)
 token:
-	@$(COMPOSE) exec -T app python manage.py token create $(if $(NAME),"$(NAME)",$(error NAME is required: make token NAME=ci))
+	@$(if $(filter 1,$(SWARM)),bash docker/swarm/ops token,$(COMPOSE) exec -T app python manage.py token create) $(if $(NAME),"$(NAME)",$(error NAME is required: make token NAME=ci))
 
 .PHONY: token-revoke  ## Revoke the API token named NAME (the admin lists and revokes them too)
 token-revoke:
-	@$(COMPOSE) exec -T app python manage.py token revoke $(if $(NAME),"$(NAME)",$(error NAME is required: make token-revoke NAME=ci))
+	@$(if $(filter 1,$(SWARM)),bash docker/swarm/ops token-revoke,$(COMPOSE) exec -T app python manage.py token revoke) $(if $(NAME),"$(NAME)",$(error NAME is required: make token-revoke NAME=ci))
 
 .PHONY: tokens  ## List the API tokens: name, key id, created, last used, revoked
 tokens:
-	@$(COMPOSE) exec -T app python manage.py token list
+	@$(if $(filter 1,$(SWARM)),bash docker/swarm/ops tokens,$(COMPOSE) exec -T app python manage.py token list)
 
 .PHONY: migrate  ## Apply database migrations (the stack runs them at start too)
 migrate: secrets
@@ -92,6 +96,19 @@ migrate: secrets
 .PHONY: dev  ## Run in the foreground with ./app mounted and auto-reload (uvicorn), DEBUG on
 dev: secrets
 	$(COMPOSE) -f compose.yaml -f compose.dev.yaml up --build --remove-orphans
+
+# Docker Swarm (docs/swarm.md): the same stack from stack.yaml, on the swarm this engine is in.
+.PHONY: swarm-up  ## Deploy to this engine's swarm (made if none): migrations first, wait healthy (REGISTRY=, APP_REPLICAS=2)
+swarm-up:
+	bash docker/swarm/up
+
+.PHONY: swarm-update  ## Rolling update of the app on the swarm: start-first, rolled back when unhealthy
+swarm-update:
+	bash docker/swarm/up update
+
+.PHONY: swarm-down  ## Remove the swarm stack, volumes kept; leaves a swarm only if swarm-up made it
+swarm-down:
+	bash docker/swarm/down
 
 .PHONY: lint  ## ruff, mypy, makemigrations --check, nginx -t, compose config (in containers)
 lint:
@@ -104,6 +121,10 @@ test:
 .PHONY: test-faults  ## Fault tests: database outage, crashes, writes under faults, deploy, persistence
 test-faults:
 	bash tests/run faults
+
+.PHONY: test-swarm  ## The stack on a throwaway three-node swarm (Docker-in-Docker): deploy, update, rollback, node loss
+test-swarm:
+	bash tests/swarm/run
 
 .PHONY: bench  ## Benchmark every contender (about 6½ min); BENCH_DURATION, BENCH_RUNS, BENCH_ONLY narrow it
 bench:

@@ -91,6 +91,8 @@ COPY app/ /src/app/
 COPY tests/ /src/tests/
 COPY bench/*.py /src/bench/
 COPY docker/secrets /src/docker/secrets
+# tests/swarm/test_stack_file.py compares the two stack files.
+COPY compose.yaml stack.yaml /src/
 WORKDIR /src
 RUN SECRET_KEY=collectstatic-only POSTGRES_HOST=- POSTGRES_DB=- POSTGRES_USER=- \
     POSTGRES_PASSWORD=collectstatic-only python app/manage.py collectstatic --noinput -v 0

@@ -59,7 +59,8 @@ ENV NGINX_API_RATE=100r/s \
     NGINX_WORKER_PROCESSES=auto \
     NGINX_WORKER_RLIMIT_NOFILE=20000 \
     NGINX_ENVSUBST_FILTER=^NGINX_
-RUN rm -f /etc/nginx/conf.d/default.conf
+# conf.d is nginx's own: stack.yaml mounts a volume there, which starts with this owner.
+RUN rm -f /etc/nginx/conf.d/default.conf && chown 101:101 /etc/nginx/conf.d
 COPY nginx/nginx.conf /etc/nginx/nginx.conf
 COPY nginx/templates/ /etc/nginx/templates/
 COPY nginx/sites/ /etc/nginx/sites/
