@@ -93,7 +93,7 @@ migrate: secrets
 dev: secrets
 	$(COMPOSE) -f compose.yaml -f compose.dev.yaml up --build --remove-orphans
 
-.PHONY: lint  ## ruff, mypy, makemigrations --check, nginx -t, compose config (in containers)
+.PHONY: lint  ## ruff, mypy, makemigrations --check, the docs check, nginx -t, compose config (in containers)
 lint:
 	bash tests/run lint
 

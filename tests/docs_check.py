@@ -64,11 +64,19 @@ def asgi_paths(asgi: str) -> set[str]:
 
 def nginx_locations(config: str, app_paths: Iterable[str]) -> set[str]:
     """The locations nginx answers itself: those that are no app path and lead to none (`/`,
-    `/ws/` and `/api/events` are the app's, proxied with their own settings)."""
+    `/ws/` and `/api/events` are the app's, proxied with their own settings), and are not
+    `internal` (error pages, and what is nested in them)."""
     app_paths = set(app_paths)
+    internal = set()
+    for match in NGINX_LOCATION.finditer(config):
+        body = config[match.end() :].split("}", 1)[0].split("location", 1)[0]
+        if re.search(r"^\s*internal;", body, re.MULTILINE):
+            internal.add(match.group(2))
     found = set()
     for _, path in NGINX_LOCATION.findall(config):
         if path in app_paths or any(p.startswith(path) for p in app_paths):
+            continue
+        if any(path.startswith(prefix) for prefix in internal):
             continue
         found.add(path)
     return found
@@ -164,15 +172,22 @@ def broken_links(root: Path, page: Path) -> Iterator[str]:
         path, _, anchor = target.partition("#")
         resolved = (page.parent / path).resolve() if path else page
         where = f"{page.relative_to(root)}:{number}: {target}"
-        if not resolved.is_relative_to(root.resolve()) or not resolved.exists():
+        if not resolved.is_relative_to(root.resolve()):
+            yield f"{where}: outside the repository"
+        elif not resolved.exists():
             yield f"{where}: no such file"
-        elif anchor and resolved.suffix == ".md" and resolved.is_file():
-            if anchor.lower() not in anchors(resolved.read_text(encoding="utf-8")):
-                yield f"{where}: no heading with that anchor in {resolved.name}"
+        elif (
+            anchor
+            and resolved.suffix == ".md"
+            and resolved.is_file()
+            and anchor.lower() not in anchors(resolved.read_text(encoding="utf-8"))
+        ):
+            yield f"{where}: no heading with that anchor in {resolved.name}"
 
 
 def mentioned_paths(text: str) -> set[str]:
-    return {normal_path(p) for p in PATH.findall(HOST.sub("", text))}
+    """The paths written in `text`, without a full stop, colon or autolink's `>` after them."""
+    return {normal_path(p).rstrip(".:>") for p in PATH.findall(HOST.sub("", text))}
 
 
 def mentions(text: str, word: str) -> bool:
@@ -203,13 +218,8 @@ def check(root: Path, endpoints: Iterable[str]) -> Report:
     docs = pages(root)
     text = "\n".join(page.read_text(encoding="utf-8") for page in docs)
     makefile = (root / "Makefile").read_text(encoding="utf-8")
-    compose = "\n".join(
-        p.read_text(encoding="utf-8") for p in sorted(root.glob("compose*.yaml"))
-    )
-    nginx = "\n".join(
-        p.read_text(encoding="utf-8")
-        for p in sorted(root.glob("nginx/**/*.conf*"))
-    )
+    compose = "\n".join(p.read_text(encoding="utf-8") for p in sorted(root.glob("compose*.yaml")))
+    nginx = "\n".join(p.read_text(encoding="utf-8") for p in sorted(root.glob("nginx/**/*.conf*")))
     asgi = root / "app" / "config" / "asgi.py"
     app_paths = set(endpoints) | asgi_paths(asgi.read_text(encoding="utf-8"))
     variables = make_variables(makefile) | compose_variables(compose)

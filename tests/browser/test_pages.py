@@ -75,7 +75,8 @@ def test_landing_page_shows_the_server_and_links_only_working_examples(
 ) -> None:
     info = http.get("/api/info").json()
     response = page.goto("/")
-    assert response is not None and response.ok
+    assert response is not None
+    assert response.ok
 
     expect(page.get_by_role("heading", name="Async Django stack", level=1)).to_be_visible()
     expect(page.locator("#asgi-server")).to_have_text(os.environ["E2E_ASGI_SERVER"])
@@ -156,7 +157,8 @@ def test_landing_form_creates_an_item_with_the_admin_session_and_its_csrf_token(
         f"{name}: made in a browser", timeout=LIVE_WITHIN
     )
     screenshot(page, "landing-form")
-    item_id = int(re.findall(r"#(\d+)", page.get_by_role("status", name="Create result").inner_text())[0])
+    said = page.get_by_role("status", name="Create result").inner_text()
+    item_id = int(re.findall(r"#(\d+)", said)[0])
     stored = http.get(f"/api/items/{item_id}").json()
     assert (stored["name"], stored["description"]) == (name, "made in a browser")
 
@@ -199,7 +201,8 @@ def test_api_docs_load_swagger_ui_from_this_site_and_try_it_out_calls_info(
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     response = page.goto("/api/docs")
-    assert response is not None and response.ok
+    assert response is not None
+    assert response.ok
 
     operation = page.locator(".opblock").filter(has_text="/api/info")
     expect(operation).to_be_visible()
