@@ -2,8 +2,9 @@
 
 Read together, README.md and every docs/*.md page must mention
 - every make target (each `.PHONY` target of the Makefile, as `make <target>`);
-- every variable the Makefile lets a user set (`NAME ?= ...`) and every variable compose.yaml
-  and compose.*.yaml read (`${NAME...}`);
+- every variable the Makefile lets a user set (`NAME ?= ...`), every variable compose.yaml
+  and compose.*.yaml read (`${NAME...}`), and every one the settings read
+  (`env.<type>("NAME", ...)` in app/config/settings.py);
 - every endpoint: each path of Django's URL configuration (the django-ninja routers included,
   as Django resolves them; the admin counts as `/admin/`), the paths the ASGI router answers
   before Django (config/asgi.py), and each location nginx serves by itself (a non-regex,
@@ -32,6 +33,7 @@ from typing import Any
 PHONY = re.compile(r"^\.PHONY: ([a-z][a-z0-9-]*)", re.MULTILINE)
 MAKE_VARIABLE = re.compile(r"^([A-Z][A-Z0-9_]*) *\?=", re.MULTILINE)
 COMPOSE_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+SETTINGS_VARIABLE = re.compile(r"\benv\.\w+\(\s*\"([A-Z][A-Z0-9_]*)\"")
 ASGI_PATH = re.compile(r"""scope\["path"\] == "(/[^"]*)\"""")
 # `location [=|^~] /path {`: regex (~, ~*) and named (@) locations are not paths.
 NGINX_LOCATION = re.compile(r"^\s*location\s+(?:(=|\^~)\s+)?(/\S*)\s*\{", re.MULTILINE)
@@ -56,6 +58,10 @@ def make_variables(makefile: str) -> set[str]:
 
 def compose_variables(compose: str) -> set[str]:
     return set(COMPOSE_VARIABLE.findall(compose))
+
+
+def settings_variables(settings: str) -> set[str]:
+    return set(SETTINGS_VARIABLE.findall(settings))
 
 
 def asgi_paths(asgi: str) -> set[str]:
@@ -221,8 +227,9 @@ def check(root: Path, endpoints: Iterable[str]) -> Report:
     compose = "\n".join(p.read_text(encoding="utf-8") for p in sorted(root.glob("compose*.yaml")))
     nginx = "\n".join(p.read_text(encoding="utf-8") for p in sorted(root.glob("nginx/**/*.conf*")))
     asgi = root / "app" / "config" / "asgi.py"
+    settings = (root / "app" / "config" / "settings.py").read_text(encoding="utf-8")
     app_paths = set(endpoints) | asgi_paths(asgi.read_text(encoding="utf-8"))
-    variables = make_variables(makefile) | compose_variables(compose)
+    variables = make_variables(makefile) | compose_variables(compose) | settings_variables(settings)
     in_docs = mentioned_paths(text)
     report = Report()
     report.missing["make target"] = sorted(

@@ -40,6 +40,7 @@ location @events_retry {
 location /ws/ {
 location / {
 """
+SETTINGS = 'DEBUG = env.boolean("DEBUG", default=False)\nHOST = env.required(\n    "HTTP_BIND")\n'
 ASGI = 'if scope["type"] == "http" and scope["path"] == "/bench/raw":\n'
 DOCS = """\
 # Title
@@ -62,6 +63,23 @@ def test_make_targets_are_the_phony_ones_and_variables_those_a_user_sets() -> No
 
 def test_compose_variables_are_every_interpolation_and_not_escaped_dollars() -> None:
     assert docs_check.compose_variables(COMPOSE) == {"DEBUG", "HTTP_BIND", "HTTP_PORT"}
+
+
+def test_settings_variables_are_those_read_through_env() -> None:
+    assert docs_check.settings_variables(SETTINGS) == {"DEBUG", "HTTP_BIND"}
+    real = (Path(__file__).parents[2] / "app" / "config" / "settings.py").read_text()
+    assert {"SECRET_KEY", "POSTGRES_HOST", "DB_POOL", "EVENTS_RETENTION"} <= (
+        docs_check.settings_variables(real)
+    )
+
+
+def test_a_variable_only_the_settings_read_must_be_documented_too(tmp_path: Path) -> None:
+    root = repository(tmp_path)
+    (root / "app" / "config" / "settings.py").write_text('X = env.integer("POOL_SIZE", 2)\n')
+
+    report = docs_check.check(root, ENDPOINTS)
+
+    assert list(report.lines()) == ["not in README.md or docs/*.md: variable POOL_SIZE"]
 
 
 def test_nginx_locations_are_the_paths_nginx_answers_itself() -> None:
@@ -129,6 +147,7 @@ def repository(tmp_path: Path, docs: str = DOCS, page: str = PAGE) -> Path:
     (tmp_path / "compose.yaml").write_text(COMPOSE)
     (tmp_path / "nginx" / "locations.conf").write_text(NGINX)
     (tmp_path / "app" / "config" / "asgi.py").write_text(ASGI)
+    (tmp_path / "app" / "config" / "settings.py").write_text(SETTINGS)
     return tmp_path
 
 
