@@ -110,7 +110,7 @@ swarm-update:
 swarm-down:
 	bash docker/swarm/down
 
-.PHONY: lint  ## ruff, mypy, makemigrations --check, nginx -t, compose config (in containers)
+.PHONY: lint  ## ruff, mypy, makemigrations --check, the docs check, nginx -t, compose config (in containers)
 lint:
 	bash tests/run lint
 

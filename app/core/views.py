@@ -1,5 +1,6 @@
 """Health, readiness and the landing page (plain Django views; the API is in core.api)."""
 
+import socket
 from http import HTTPStatus
 
 from django.conf import settings
@@ -12,7 +13,8 @@ from core import selectors
 from core.http import allow
 from core.problems import problem
 
-# (method, example URL, what it does); the landing page links the GET ones.
+# (method, example URL, what it does); the landing page links the GET ones that need no id (an
+# id that exists is known only once items do: the page's script links one then).
 ENDPOINTS = [
     ("GET", "/healthz", "liveness: the process answers (no database)"),
     ("GET", "/readyz", "readiness: the database answers"),
@@ -20,7 +22,7 @@ ENDPOINTS = [
     ("GET", "/api/hello?delay=1", "awaits asyncio.sleep(delay), 0 to 10 s, then says hello"),
     ("GET", "/api/items?limit=5", "items, keyset-paginated: follow next"),
     ("POST", "/api/items", 'create: {"name": "...", "description": "..."}; needs a token'),
-    ("GET", "/api/items/1", "one item; PATCH to change it, DELETE to remove it"),
+    ("GET", "/api/items/{id}", "one item; PATCH to change it, DELETE to remove it"),
     ("GET", "/api/items/export", "every item as NDJSON, streamed"),
     ("GET", "/api/events", "Server-Sent Events: item created, updated, deleted; resumable"),
     ("WS", "/ws/events", "the same events over a WebSocket"),
@@ -56,14 +58,31 @@ async def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ready", "database": "ok"})
 
 
+ITEMS_SHOWN = 100  # the live panel's first page of items, and the most it keeps
+EVENTS_SHOWN = 20
+
+
 @allow("GET")
 async def landing(request: HttpRequest) -> HttpResponse:
+    """The live demonstration: the server and replica, the endpoints, and a panel of items kept
+    current by the event stream (core/static/core/landing.js), with a form that creates one.
+
+    The form writes with the visitor's own credential, never one the page hands out: the
+    admin's session (the template's CSRF token goes in X-CSRFToken, as Django's CSRF check
+    wants of a session write), or an API token the visitor pastes, which stays in the page.
+    """
     return render(
         request,
         "core/landing.html",
         {
             "asgi_server": settings.ASGI_SERVER,
+            "instance": socket.gethostname(),
             "version": config.__version__,
             "endpoints": ENDPOINTS,
+            # Resolved here, asynchronously: the template's lazy request.user would query the
+            # session in sync code.
+            "user": await request.auser(),
+            "items_shown": ITEMS_SHOWN,
+            "events_shown": EVENTS_SHOWN,
         },
     )

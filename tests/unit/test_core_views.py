@@ -158,8 +158,13 @@ async def test_landing_page_links_every_endpoint_and_names_the_server(
         match = resolve(path)
         linked.add("admin/" if path == "/admin/" else match.route)
     # Not endpoints: the page itself, and the API's prefix (django-ninja names it only to
-    # reverse URLs under it; it answers 404).
-    assert routes(get_resolver().url_patterns) - {"", "api/"} <= linked
+    # reverse URLs under it; it answers 404). One item is linked by the page's script once
+    # one exists: a fixed id would be a 404 on a fresh stack.
+    one_item = "api/items/<id:item_id>"
+    assert routes(get_resolver().url_patterns) - {"", "api/", one_item} <= linked
+    assert one_item not in linked
+    assert "<code>/api/items/{id}</code>" in html
+    assert 'id="item-example"' in html
     assert '<a href="/bench/raw">' in html  # served by config.asgi itself, not the URLconf
     assert "<code>/ws/events</code>" in html
     assert '<strong id="asgi-server">' in html
