@@ -105,6 +105,31 @@ async def exchange(raw: bytes, *, within: float = TIMEOUT, paced: bool = False) 
     return response
 
 
+async def burst(raw: bytes, count: int, *, within: float = 60.0) -> list[Response]:
+    """`count` connections at once, each sending `raw` the moment it is connected, then reading
+    one response (within `within` seconds).
+
+    A flood as an abusive client sends it. Through a client library that sets up a thousand
+    requests in one process (httpx), a connection can wait its turn for seconds between its
+    connect and its request on a loaded machine, and nginx closes a connection that has sent
+    nothing within NGINX_CLIENT_TIMEOUT, silently: the test would measure its own client.
+    Here nothing runs between a connect and its request.
+    """
+
+    async def one() -> Response:
+        reader, writer = await connect()
+        writer.write(raw)
+        try:
+            response = await read_response(reader, within=within)
+        finally:
+            writer.close()
+        if response is None:
+            raise AssertionError(f"the connection closed without a response to {raw[:120]!r}")
+        return response
+
+    return await asyncio.gather(*(one() for _ in range(count)))
+
+
 async def read_response(reader: asyncio.StreamReader, *, within: float) -> Response | None:
     """One final response (interim 1xx ones are skipped), or None if the server closed the
     connection without one. An event stream's body never ends: only its head is read."""
