@@ -2,7 +2,11 @@
 ASGI_SERVER ?= $(or $(shell sed -n 's/^ASGI_SERVER=//p' .env 2>/dev/null),uvicorn)
 TLS ?=
 NGINX_IMAGE ?= $(or $(shell sed -n 's/^NGINX_IMAGE=//p' .env 2>/dev/null),nginx:1.30)
-COMPOSE ?= docker compose $(if $(filter 1,$(TLS)),-f compose.yaml -f compose.tls.yaml)
+BACKUP_REPO ?= $(or $(shell sed -n 's/^BACKUP_REPO=//p' .env 2>/dev/null),local)
+# TLS=1 adds compose.tls.yaml; a bucket as the backup location (BACKUP_REPO=s3://...),
+# compose.s3.yaml (its network out).
+COMPOSE_FILES := $(if $(filter 1,$(TLS)),compose.tls.yaml) $(if $(filter s3://%,$(BACKUP_REPO)),compose.s3.yaml)
+COMPOSE ?= docker compose $(if $(strip $(COMPOSE_FILES)),-f compose.yaml $(addprefix -f ,$(COMPOSE_FILES)))
 FORCE ?=
 export ASGI_SERVER
 

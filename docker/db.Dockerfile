@@ -9,7 +9,8 @@ FROM ${POSTGRES_IMAGE} AS pgbackrest
 ARG PGBACKREST_VERSION=2.55.1-1
 ARG JQ_VERSION=1.7.1-6+deb13u4
 USER root
-RUN apt-get update \
+RUN export DEBIAN_FRONTEND=noninteractive \
+    && apt-get update \
     && apt-get install -y --no-install-recommends \
        "pgbackrest=${PGBACKREST_VERSION}" "jq=${JQ_VERSION}" "libjq1=${JQ_VERSION}" \
     && rm -rf /var/lib/apt/lists/* \
