@@ -76,7 +76,8 @@ def test_backups_are_on_a_volume_of_their_own_and_the_scheduler_only_reads_the_d
     }
     data, backups = "/var/lib/postgresql/data", "/var/lib/pgbackrest"
     assert mounts["db"][backups]["Name"] != mounts["db"][data]["Name"]
-    assert mounts["db"][data]["RW"] and mounts["db"][backups]["RW"]
+    assert mounts["db"][data]["RW"]
+    assert mounts["db"][backups]["RW"]
     assert mounts["backup"][data]["Name"] == mounts["db"][data]["Name"]
     assert mounts["backup"][data]["RW"] is False
     assert mounts["backup"][backups]["Name"] == mounts["db"][backups]["Name"]

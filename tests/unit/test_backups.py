@@ -8,7 +8,11 @@ ACKED = [Write(f"w-{i}", sent=10.0 + i, acked=10.5 + i) for i in range(5)]
 
 
 def test_parse_reads_the_writers_lines() -> None:
-    lines = ['{"name": "w-0", "sent": 1.0, "acked": 1.5}', "", '{"name": "w-1", "sent": 2, "acked": 3}']
+    lines = [
+        '{"name": "w-0", "sent": 1.0, "acked": 1.5}',
+        "",
+        '{"name": "w-1", "sent": 2, "acked": 3}',
+    ]
     assert parse(lines) == [Write("w-0", 1.0, 1.5), Write("w-1", 2, 3)]
 
 
