@@ -2,7 +2,11 @@
 ASGI_SERVER ?= $(or $(shell sed -n 's/^ASGI_SERVER=//p' .env 2>/dev/null),uvicorn)
 TLS ?=
 NGINX_IMAGE ?= $(or $(shell sed -n 's/^NGINX_IMAGE=//p' .env 2>/dev/null),nginx:1.30)
-COMPOSE ?= docker compose $(if $(filter 1,$(TLS)),-f compose.yaml -f compose.tls.yaml)
+BACKUP_REPO ?= $(or $(shell sed -n 's/^BACKUP_REPO=//p' .env 2>/dev/null),local)
+# TLS=1 adds compose.tls.yaml; a bucket as the backup location (BACKUP_REPO=s3://...),
+# compose.s3.yaml (its network out).
+COMPOSE_FILES := $(if $(filter 1,$(TLS)),compose.tls.yaml) $(if $(filter s3://%,$(BACKUP_REPO)),compose.s3.yaml)
+COMPOSE ?= docker compose $(if $(strip $(COMPOSE_FILES)),-f compose.yaml $(addprefix -f ,$(COMPOSE_FILES)))
 FORCE ?=
 # SWARM=1: the operational targets (token, tokens, token-revoke, superuser, shell, dbshell,
 # logs, ps) act on the swarm stack (make swarm-up) instead of the Compose one.
@@ -28,7 +32,7 @@ secrets:
 # When the database refuses (a new secrets/ against an old volume, say), the migrate service's
 # one-line reason (manage.py checkdb) is repeated at the end.
 up: secrets $(if $(filter 1,$(TLS)),tls/cert.pem)
-	$(COMPOSE) up --detach --build --wait --wait-timeout 300 --remove-orphans app \
+	$(COMPOSE) up --detach --build --wait --wait-timeout 300 --remove-orphans app backup \
 	  || { $(COMPOSE) logs --no-log-prefix migrate 2>/dev/null | grep -m 1 -o 'database error: .*' >&2; exit 1; }
 	$(COMPOSE) up --detach --build --wait --wait-timeout 60 nginx
 	$(COMPOSE) exec nginx nginx -s reload
@@ -138,11 +142,38 @@ bench-events:
 soak:
 	bash tests/soak/run
 
-.PHONY: clean  ## Remove containers, images AND the database volume (asks first; FORCE=1 skips)
+.PHONY: backup  ## A full backup now (pgBackRest): its label, size and the time it took
+backup:
+	@$(COMPOSE) exec -T db backup now
+
+.PHONY: backups  ## The backups, the window a restore can reach, the last WAL archived and any failure
+backups:
+	@$(COMPOSE) exec -T db backup list
+
+TARGET_TIME ?=
+BACKUP_LABEL ?=
+.PHONY: restore  ## Restore to the newest moment, TARGET_TIME="2026-12-01 10:15:00+00" or BACKUP_LABEL (asks; FORCE=1)
+restore: secrets
+	@COMPOSE="$(COMPOSE)" FORCE="$(FORCE)" TARGET_TIME="$(TARGET_TIME)" BACKUP_LABEL="$(BACKUP_LABEL)" bash docker/restore
+
+FILE ?=
+.PHONY: dump  ## A logical pg_dump (custom format) to dumps/ (or FILE=...), to move data between machines
+dump:
+	@COMPOSE="$(COMPOSE)" FILE="$(FILE)" bash docker/dump
+
+.PHONY: load  ## Load a make dump FILE=... into the database; refuses one holding rows unless FORCE=1
+load:
+	@COMPOSE="$(COMPOSE)" FILE="$(FILE)" FORCE="$(FORCE)" bash docker/load
+
+.PHONY: bench-backup  ## Measure backups: base backup and restore at 100k and 1M items, RPO, archiving cost (~20 min)
+bench-backup:
+	bash bench/run-backup
+
+.PHONY: clean  ## Remove containers, images AND the database and backups volumes (asks first; FORCE=1 skips)
 clean:
 	@if [ "$(FORCE)" != 1 ]; then \
-	  printf 'This deletes the database volume and every row in it. Type "yes" to go on: '; \
+	  printf 'This deletes the database volume and every row in it, and the backups volume. Type "yes" to go on: '; \
 	  read answer; [ "$$answer" = yes ] || { echo "cancelled"; exit 1; }; \
 	fi
 	$(COMPOSE) down --volumes --remove-orphans --rmi local
-	@echo "removed the containers, the local images and the database volume"
+	@echo "removed the containers, the local images, the database volume and the backups volume"

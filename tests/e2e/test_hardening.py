@@ -13,7 +13,7 @@ import pytest
 from tests.e2e.conftest import BASE_URL
 from tests.e2e.docker import Stack
 
-SERVICES = ["app", "db", "nginx"]
+SERVICES = ["app", "db", "nginx", "backup"]
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +34,12 @@ def test_runs_with_least_privilege(inspected: dict[str, dict[str, Any]], service
     assert host["Privileged"] is False
     assert host["Memory"] > 0
     assert host["NanoCpus"] > 0 or host["CpuQuota"] > 0
+    assert host["PidsLimit"] > 0
+    assert host["LogConfig"]["Config"]["max-size"]
     assert container["State"]["Health"]["Status"] == "healthy"
 
 
-@pytest.mark.parametrize("service", ["app", "db"])
+@pytest.mark.parametrize("service", ["app", "db", "backup"])
 def test_has_an_init_process_for_signals(
     inspected: dict[str, dict[str, Any]], service: str
 ) -> None:
@@ -57,10 +59,29 @@ def test_server_processes_are_not_root(stack: Stack, service: str) -> None:
 def test_only_nginx_publishes_ports_and_the_database_is_out_of_its_reach(
     inspected: dict[str, dict[str, Any]],
 ) -> None:
-    for service in ("app", "db"):
+    for service in ("app", "db", "backup"):
         assert not inspected[service]["HostConfig"]["PortBindings"], service
     networks = {s: set(c["NetworkSettings"]["Networks"]) for s, c in inspected.items()}
     assert not networks["db"] & networks["nginx"]
+
+
+def test_backups_are_on_a_volume_of_their_own_and_the_scheduler_only_reads_the_data(
+    inspected: dict[str, dict[str, Any]],
+) -> None:
+    """The backup location is not the database's volume (a lost data volume keeps its backups);
+    the backup service reads the data files, writes only the backups, and has no network."""
+    mounts = {
+        service: {m["Destination"]: m for m in inspected[service]["Mounts"]}
+        for service in ("db", "backup")
+    }
+    data, backups = "/var/lib/postgresql/data", "/var/lib/pgbackrest"
+    assert mounts["db"][backups]["Name"] != mounts["db"][data]["Name"]
+    assert mounts["db"][data]["RW"]
+    assert mounts["db"][backups]["RW"]
+    assert mounts["backup"][data]["Name"] == mounts["db"][data]["Name"]
+    assert mounts["backup"][data]["RW"] is False
+    assert mounts["backup"][backups]["Name"] == mounts["db"][backups]["Name"]
+    assert inspected["backup"]["HostConfig"]["NetworkMode"] == "none"
 
 
 @pytest.mark.parametrize(
