@@ -68,3 +68,28 @@ class HeaderClient(AsyncClient):
 
     def generic(self, *args: Any, headers: Mapping[str, str] | None = None, **kwargs: Any) -> Any:
         return super().generic(*args, headers={**self.always, **(headers or {})}, **kwargs)
+
+
+def http_scope(
+    path: str,
+    *,
+    query: bytes = b"",
+    method: str = "GET",
+    host: bytes = b"localhost",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> dict[str, Any]:
+    """An ASGI HTTP scope as a server makes it, for tests that call config.asgi directly."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", host), *(headers or [])],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }

@@ -17,6 +17,7 @@ from django.db import connections
 
 from config import asgi
 from config.handler import LeanASGIHandler
+from tests.unit.conftest import http_scope
 
 
 async def call(
@@ -29,20 +30,7 @@ async def call(
 ) -> dict[str, Any]:
     """Serve one request through config.asgi.application; answer status, headers and body."""
     path, _, query = path.partition("?")
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "root_path": "",
-        "headers": [(b"host", host), *(headers or [])],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = http_scope(path, query=query.encode(), method=method, host=host, headers=headers)
     messages: list[dict[str, Any]] = []
     request_sent = False
 
@@ -181,18 +169,21 @@ async def test_transactions_in_sync_units_stay_isolated() -> None:
     assert after == 0, "the rolled-back row stayed"
 
 
-async def test_a_request_without_sync_work_starts_no_thread(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    submitted: list[object] = []
+@pytest.fixture
+def submitted(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """What is submitted to any thread pool (a request's thread included) during the test."""
+    calls: list[object] = []
     original = ThreadPoolExecutor.submit
 
     def counting_submit(self: ThreadPoolExecutor, *args: Any, **kwargs: Any) -> Any:
-        submitted.append(args[0])
+        calls.append(args[0])
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(ThreadPoolExecutor, "submit", counting_submit)
+    return calls
 
+
+async def test_a_request_without_sync_work_starts_no_thread(submitted: list[object]) -> None:
     responses = await asyncio.gather(*(call("/api/hello?delay=0") for _ in range(20)))
 
     assert {r["status"] for r in responses} == {200}
@@ -331,36 +322,12 @@ async def abandoned(path: str) -> list[dict[str, Any]]:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"delay=5",
-        "root_path": "",
-        "headers": [(b"host", b"localhost")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = http_scope(path, query=b"delay=5")
     await asyncio.wait_for(asgi.application(scope, receive, send), timeout=2)
     return sent
 
 
-async def test_a_burst_of_abandoned_requests_starts_no_thread(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    submitted: list[object] = []
-    original = ThreadPoolExecutor.submit
-
-    def counting_submit(self: ThreadPoolExecutor, *args: Any, **kwargs: Any) -> Any:
-        submitted.append(args[0])
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(ThreadPoolExecutor, "submit", counting_submit)
-
+async def test_a_burst_of_abandoned_requests_starts_no_thread(submitted: list[object]) -> None:
     sent = await asyncio.gather(*(abandoned("/api/hello") for _ in range(20)))
 
     assert sent == [[]] * 20  # each view was cancelled: nothing was answered

@@ -7,6 +7,7 @@ import pytest
 
 from config import asgi
 from core.asgi import problem_guard
+from tests.unit.conftest import http_scope
 
 PROBLEM = "application/problem+json"
 Message = dict[str, Any]
@@ -104,20 +105,7 @@ async def test_django_s_own_bare_400_for_an_undecodable_query_is_a_problem(path:
     # Django's ASGI handler answers a query string that is not UTF-8 with an empty text/html
     # 400 before any of this project's code runs (nginx refuses such bytes first; a server
     # reached otherwise would not).
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"delay=\xff",
-        "root_path": "",
-        "headers": [(b"host", b"localhost")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = http_scope(path, query=b"delay=\xff")
     sent: list[Message] = []
 
     async def receive() -> Message:
