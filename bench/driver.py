@@ -10,6 +10,7 @@ waiting: the memory one waiting request costs.
 """
 
 import json
+import math
 import os
 import re
 import statistics
@@ -41,9 +42,9 @@ WORKLOADS: dict[str, tuple[str, int, str]] = {
 }
 HELLO_SECONDS = 4
 HELLO_WARM_UP_SECONDS = 2
-# hello-10k: the warm-up covers the first round of sleeps (and the 10,000 connects); the window
-# holds two more.
-SLEEPS = {"hello": (1.0, HELLO_SECONDS, HELLO_WARM_UP_SECONDS), "hello-10k": (10.0, 20, 12)}
+# The warm-up covers the connections' opening, over one sleep, and their first sleep; hello-10k's
+# window holds almost two more (a run lasts about 50 s: every connection sleeps four times).
+SLEEPS = {"hello": (1.0, HELLO_SECONDS, HELLO_WARM_UP_SECONDS), "hello-10k": (10.0, 18, 12)}
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 
 
@@ -89,17 +90,24 @@ def wrk(url: str, connections: int, seconds: int) -> dict[str, Any]:
 
 
 def h2load(
-    url: str, connections: int, seconds: int, warm_up: int, memory: bool = False
+    url: str, connections: int, delay: float, seconds: int, warm_up: int, memory: bool = False
 ) -> dict[str, Any]:
-    """One h2load run over HTTP/1.1: a warm-up on the same connections, then `seconds` measured.
+    """One h2load run over HTTP/1.1: the connections opened over one sleep, then `seconds`
+    measured after `warm_up` seconds.
 
-    Used for the hello workload. wrk opens its connections anew for every run, so each of its
-    runs starts with 1,000 requests arriving at once, and the first, long round of sleeps weighs
-    on its average; h2load's warm-up absorbs that start, and only the steady state is measured.
+    Used for the hello workloads. Opened all at once, the connections stay in step for the whole
+    run: every sleep ends at the same moment, and the next requests arrive together and queue
+    behind the app's CPU (10,000 at 0.5 ms each: the last waits 5 s), a thundering herd no real
+    population of clients is. So h2load opens them at connections / delay per second (its
+    --rate), which spreads their requests evenly over a sleep, and each connection sends
+    requests one after another until the window has passed; only the requests started in the
+    window are timed.
     """
+    per_client = math.ceil((warm_up + seconds) / delay) + 1
     with tempfile.NamedTemporaryFile("r", suffix=".tsv") as log:
         command = ["h2load", "--h1", f"--clients={connections}", "--threads=2"]
-        command += [f"--duration={seconds}", f"--warm-up-time={warm_up}"]
+        command += [f"--rate={max(1, round(connections / delay))}", "--rate-period=1s"]
+        command += [f"--requests={connections * per_client}"]
         command += ["--header=Host: nginx", f"--log-file={log.name}", url]
         idle = app_memory() if memory else 0
         with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as h2:  # noqa: S603
@@ -111,7 +119,7 @@ def h2load(
             output, _ = h2.communicate()
         if h2.returncode != 0:
             raise subprocess.CalledProcessError(h2.returncode, command, output)
-        figures = parse_h2load(output, log.read(), connections)
+        figures = parse_h2load(output, log.read(), connections, warm_up, seconds)
         if memory:
             figures["app_memory_idle_mib"] = round(idle / 2**20, 1)
             figures["app_memory_loaded_mib"] = round(loaded / 2**20, 1)
@@ -129,29 +137,42 @@ def app_memory() -> int:
         return app_cgroup(stack)["anon"]
 
 
-def parse_h2load(output: str, log: str, connections: int) -> dict[str, Any]:
-    """The figures of an h2load run, from its report and its --log-file (a row per request
-    measured: start in µs since the epoch, status or -1 for a failure, latency in µs)."""
-    rate = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", output)
-    counts = re.search(r"(\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", output)
-    if rate is None or counts is None:
+def parse_h2load(
+    output: str, log: str, connections: int, warm_up: float, seconds: float
+) -> dict[str, Any]:
+    """The figures of an h2load run, from its report and its --log-file (a row per request: start
+    in µs since the epoch, status or -1 for a failure, latency in µs).
+
+    The window is [warm_up, warm_up + seconds) after the first request started: its latencies are
+    those of the requests started in it, its rate the successful requests that ended in it. The
+    errors are every request of the run that did not succeed, warm-up included.
+    """
+    counts = re.search(r"(\d+) total, \d+ started, \d+ done, (\d+) succeeded", output)
+    if counts is None:
         raise ValueError(f"not an h2load report:\n{output}")
-    rows = [line.split("\t") for line in log.splitlines() if line]
-    ok = sorted(int(latency) / 1000 for _, status, latency in rows if status == "200")
-    total = sum(map(int, counts.groups()))
+    total, succeeded = map(int, counts.groups())
+    rows = [tuple(map(int, line.split("\t"))) for line in log.splitlines() if line]
+    first = min((start for start, _, _ in rows), default=0)
+    begin, end = first + warm_up * 1e6, first + (warm_up + seconds) * 1e6
+    ok = sorted(
+        latency / 1000 for start, status, latency in rows if status == 200 and begin <= start < end
+    )
+    ended = sum(
+        1 for start, status, latency in rows if status == 200 and begin <= start + latency < end
+    )
     if not ok:
         # A server that cannot hold the connections (one sync worker): no answer to time, and
         # when not one request even ended in the window, each connection's is an error.
-        return {"rps": 0.0, "requests": total, "errors": total or connections}
+        return {"rps": 0.0, "requests": total, "errors": (total - succeeded) or connections}
     return {
         # Successful responses only, as for wrk.
-        "rps": float(rate.group(1)) * len(ok) / len(rows),
+        "rps": ended / seconds,
         "requests": total,
         "latency_avg_ms": statistics.fmean(ok),
         "p50_ms": ok[len(ok) // 2],
         "p90_ms": ok[min(len(ok) - 1, int(len(ok) * 0.90))],
         "p99_ms": ok[min(len(ok) - 1, int(len(ok) * 0.99))],
-        "errors": len(rows) - len(ok),
+        "errors": total - succeeded,
     }
 
 
@@ -161,20 +182,22 @@ def main(contender: str, workloads: list[str]) -> None:
     for name in workloads:
         url, connections, _ = WORKLOADS[name]
         hello = name in SLEEPS
-        _, hello_seconds, warm_up = SLEEPS.get(name, (0.0, 0, 0))
+        delay, hello_seconds, warm_up = SLEEPS.get(name, (0.0, 0, 0))
         length = max(seconds, hello_seconds) if hello else seconds
         # Connections, pools, caches; and what the previous workload left queued (one sync
         # worker still owes the 64 slow requests nginx had passed on). h2load warms up on its
         # own, in every run.
         if not hello:
             wrk(url, connections, max(1, seconds // 2))
-        # 32 s a run: three are enough for a ratio to the ideal and a memory figure.
+        # About 50 s a run: three are enough for a ratio to the ideal and a memory figure.
         for run in range(1, (min(runs, 3) if name == "hello-10k" else runs) + 1):
             record = {"contender": contender, "workload": name, "run": run, "url": url}
             record |= {"connections": connections, "duration_s": length}
             if hello:
                 record["warm_up_s"] = warm_up
-                record |= h2load(url, connections, length, warm_up, memory=name == "hello-10k")
+                record |= h2load(
+                    url, connections, delay, length, warm_up, memory=name == "hello-10k"
+                )
             else:
                 record |= wrk(url, connections, length)
             print(json.dumps(record), flush=True)

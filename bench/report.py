@@ -182,9 +182,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['settings']['hello_s']} s measured; hello-10k: "
         f"{report['settings']['hello_10k_warm_up_s']} s of warm-up on its 10,000 connections, "
         f"then {report['settings']['hello_10k_s']} s measured. Medians. A hello ratio to the "
-        "ideal is the sleep / mean latency (Little's law; the req/s column counts the requests "
-        "completed in the window, which, with every connection on one cycle, depends on where "
-        "the window cuts).",
+        "ideal is the sleep / mean latency (Little's law: with every connection busy, the rate "
+        "a server sustains); h2load opens the connections over one sleep, so that their requests "
+        "are spread over it, and times the requests started in the window.",
         "",
         "| contender | workload | conns | req/s (median) | min-max | p50 ms | p99 ms "
         "| p99 min-max | errors |",

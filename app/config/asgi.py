@@ -106,3 +106,4 @@ async def django_http(scope: Scope, receive: Any, send: Any) -> None:
 # moved out of the cyclic collector's sight, so that a full collection scans only what requests
 # create (on this app: 26 ms per full collection with the start-up heap, nothing after).
 gc.freeze()
+gc.set_threshold(*settings.GC_THRESHOLDS)

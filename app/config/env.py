@@ -94,6 +94,19 @@ def number(name: str, default: float, *, minimum: float = 0.0) -> float:
     return value
 
 
+def integers(name: str, default: str, *, count: int) -> tuple[int, ...]:
+    """`count` comma-separated non-negative integers: `2000,10,1000`."""
+    raw = os.environ.get(name)
+    text = raw if raw is not None and raw.strip() else default
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != count or min(values) < 0:
+        raise ConfigError(name, f"must be {count} comma-separated integers >= 0, got {raw!r}")
+    return values
+
+
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 

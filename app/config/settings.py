@@ -43,6 +43,14 @@ MIDDLEWARE = [
 # async, no thread hop; the same protections minus sessions, users, CSRF and messages, which the
 # API does not use.
 LEAN_API_HANDLER = env.boolean("LEAN_API_HANDLER", default=True)
+
+# The cyclic garbage collector's thresholds (gc.set_threshold: young, middle, oldest), set by
+# config/asgi.py. CPython's default for the oldest, 10, runs a full collection every few seconds
+# once requests outlive the young generations (10,000 clients waiting 10 s each: 1.2 million
+# objects, 0.5-1 s per collection, a third of the app's CPU and a pause for every request).
+# At 1,000 a full collection waits for a hundred times more young collections; cycles that die
+# young are still collected by the young collections (docs/performance.md, tuning log).
+GC_THRESHOLDS = env.integers("GC_THRESHOLDS", "2000,10,1000", count=3)
 API_MIDDLEWARE = [
     "core.middleware.ProblemMiddleware",
     "core.middleware.InlineSecurityMiddleware",

@@ -27,45 +27,62 @@ H2LOAD_REPORT = (
     "requests: {total} total, {total} started, {total} done, {ok} succeeded, {failed} failed, "
     "0 errored, 0 timeout\n"
 )
+FIRST = 1_795_734_958_000_000  # µs since the epoch: the first request's start
 
 
-def h2load_log(latencies_ms: list[float], status: str = "200") -> str:
-    return "".join(f"1795734958363816\t{status}\t{int(ms * 1000)}\n" for ms in latencies_ms)
-
-
-def test_h2load_figures_come_from_the_requests_measured() -> None:
-    latencies = [1000.0 + i for i in range(100)]  # 1,000 to 1,099 ms
-
-    figures = driver.parse_h2load(
-        H2LOAD_REPORT.format(total=100, ok=100, failed=0), h2load_log(latencies), 1000
+def h2load_log(rows: list[tuple[float, float]], status: str = "200") -> str:
+    """h2load's --log-file: a row per (start s after the first request, latency ms)."""
+    return "".join(
+        f"{FIRST + int(start * 1e6)}\t{status}\t{int(ms * 1000)}\n" for start, ms in rows
     )
 
-    assert figures["rps"] == pytest.approx(873.25)
+
+def test_h2load_times_the_requests_started_in_the_window() -> None:
+    warm_up = [(0.0, 5000.0), (1.5, 1000.0)]  # the first round, slow, before the window
+    window = [(2.0 + i / 100, 1000.0 + i) for i in range(100)]  # 1,000 to 1,099 ms
+    after = [(7.0, 9000.0)]
+    log = h2load_log(warm_up + window + after)
+
+    figures = driver.parse_h2load(
+        H2LOAD_REPORT.format(total=103, ok=103, failed=0), log, 1000, 2, 4
+    )
+
     assert figures["latency_avg_ms"] == pytest.approx(1049.5)
     assert figures["p50_ms"] == pytest.approx(1050)
     assert figures["p99_ms"] == pytest.approx(1099)
     assert figures["errors"] == 0
 
 
-def test_h2load_failures_are_errors_and_leave_the_rate() -> None:
-    log = h2load_log([1000.0] * 75) + h2load_log([5.0] * 25, status="503")
+def test_h2load_rate_counts_the_successes_that_ended_in_the_window() -> None:
+    # Ending at 1.9 s (before), 2.5 s and 5.9 s (in), 6.0 s (after a 4 s window from 2 s).
+    log = h2load_log([(0.9, 1000.0), (1.5, 1000.0), (4.9, 1000.0), (5.0, 1000.0)])
 
-    figures = driver.parse_h2load(H2LOAD_REPORT.format(total=100, ok=75, failed=25), log, 1000)
+    figures = driver.parse_h2load(H2LOAD_REPORT.format(total=4, ok=4, failed=0), log, 1000, 2, 4)
+
+    assert figures["rps"] == pytest.approx(2 / 4)
+
+
+def test_h2load_failures_anywhere_in_the_run_are_errors_and_leave_the_rate() -> None:
+    log = h2load_log([(2.0, 1000.0)] * 75) + h2load_log([(0.0, 5.0)] * 25, status="503")
+
+    figures = driver.parse_h2load(
+        H2LOAD_REPORT.format(total=100, ok=75, failed=25), log, 1000, 2, 4
+    )
 
     assert figures["errors"] == 25
-    assert figures["rps"] == pytest.approx(873.25 * 0.75)
+    assert figures["rps"] == pytest.approx(75 / 4)
     assert figures["latency_avg_ms"] == pytest.approx(1000)  # the failures are not timed
 
 
 def test_h2load_with_no_answer_at_all_counts_every_connection_as_an_error() -> None:
-    figures = driver.parse_h2load(H2LOAD_REPORT.format(total=0, ok=0, failed=0), "", 1000)
+    figures = driver.parse_h2load(H2LOAD_REPORT.format(total=0, ok=0, failed=0), "", 1000, 2, 4)
 
     assert figures == {"rps": 0.0, "requests": 0, "errors": 1000}
 
 
 def test_something_else_than_an_h2load_report_is_refused() -> None:
     with pytest.raises(ValueError, match="not an h2load report"):
-        driver.parse_h2load("connection refused", "", 1000)
+        driver.parse_h2load("connection refused", "", 1000, 2, 4)
 
 
 def record(contender: str, workload: str, rps: float, **figures: Any) -> dict[str, Any]:

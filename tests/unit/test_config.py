@@ -119,6 +119,22 @@ def test_malformed_integer_is_refused() -> None:
     assert "DB_POOL_MAX_SIZE must be an integer, got 'ten'" in result.stderr
 
 
+@pytest.mark.parametrize("value", ["2000,10", "2000,10,ten", "2000,-1,10", "2000,,10"])
+def test_malformed_gc_thresholds_are_refused(value: str) -> None:
+    result = start_settings(GC_THRESHOLDS=value)
+
+    assert result.returncode == 1
+    assert f"GC_THRESHOLDS must be 3 comma-separated integers >= 0, got {value!r}" in result.stderr
+
+
+def test_the_asgi_app_runs_with_full_collections_deferred() -> None:
+    import gc
+
+    import config.asgi  # noqa: F401  (sets the thresholds when it loads)
+
+    assert gc.get_threshold() == (2000, 10, 1000)
+
+
 def test_valid_environment_starts() -> None:
     assert start_settings().returncode == 0
 
