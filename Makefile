@@ -28,14 +28,15 @@ secrets:
 
 .PHONY: up  ## Build, start and wait until healthy; prints the URL (ASGI_SERVER=uvicorn|daphne, TLS=1)
 # Two steps, so that switching ASGI_SERVER recreates the app container only (one `up` would
-# recreate nginx too, as it depends on app); the reload makes nginx resolve `app` again.
+# recreate nginx too, as it depends on app); then nginx resolves `app` again and reloads
+# (nginx/upstream-servers.sh).
 # When the database refuses (a new secrets/ against an old volume, say), the migrate service's
 # one-line reason (manage.py checkdb) is repeated at the end.
 up: secrets $(if $(filter 1,$(TLS)),tls/cert.pem)
 	$(COMPOSE) up --detach --build --wait --wait-timeout 300 --remove-orphans app backup \
 	  || { $(COMPOSE) logs --no-log-prefix migrate 2>/dev/null | grep -m 1 -o 'database error: .*' >&2; exit 1; }
 	$(COMPOSE) up --detach --build --wait --wait-timeout 60 nginx
-	$(COMPOSE) exec nginx nginx -s reload
+	$(COMPOSE) exec nginx upstream-servers reload
 	@echo "Stack is up: $(if $(filter 1,$(TLS)),https://$$($(COMPOSE) port nginx 8443),http://$$($(COMPOSE) port nginx 8080))/  (ASGI server: $(ASGI_SERVER))"
 
 # TLS=1: a self-signed certificate for localhost and 127.0.0.1, made once (docker/tls-cert).

@@ -67,6 +67,7 @@ COPY nginx/sites/ /etc/nginx/sites/
 COPY nginx/snippets/ /etc/nginx/snippets/
 COPY nginx/errors/ /usr/share/nginx/_errors/
 COPY --chmod=755 nginx/hsts.envsh /docker-entrypoint.d/19-hsts.envsh
+COPY --chmod=755 nginx/upstream-servers.sh /usr/local/bin/upstream-servers
 COPY --chmod=755 nginx/watch-upstream.sh /docker-entrypoint.d/40-watch-upstream.sh
 COPY --from=static /srv/static/ /usr/share/nginx/static/
 # The image's nginx user (101 in the official and Debian images) runs everything, master

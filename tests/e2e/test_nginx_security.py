@@ -301,8 +301,8 @@ def stopped_app(stack: Stack) -> Iterator[None]:
     finally:
         stack.start("app")
         stack.wait_healthy("app", within=60)
-        # The restarted container may have a new address: nginx resolves `app` again on reload.
-        stack.exec("nginx", "nginx", "-s", "reload")
+        # The restarted container may have a new address: nginx resolves `app` again.
+        stack.exec("nginx", "upstream-servers", "reload")
 
 
 def test_app_down_is_a_quick_503_problem_then_served_again(stack: Stack, stopped_app: None) -> None:
@@ -333,7 +333,7 @@ def test_app_down_is_a_quick_503_problem_then_served_again(stack: Stack, stopped
 
         stack.start("app")
         stack.wait_healthy("app", within=60)
-        stack.exec("nginx", "nginx", "-s", "reload")  # as make up does: `app` may have moved
+        stack.exec("nginx", "upstream-servers", "reload")  # as make up does: `app` may have moved
         deadline = time.monotonic() + 30
         while (status := client.get("/api/info").status_code) != HTTPStatus.OK:
             assert time.monotonic() < deadline, f"still {status} 30 s after the app is back"

@@ -17,8 +17,8 @@ def restarts_app(stack: Stack) -> Iterator[None]:
     yield
     stack.start("app")
     stack.wait_healthy("app", within=60)
-    # The restarted container may have a new address: nginx resolves `app` again on reload.
-    stack.exec("nginx", "nginx", "-s", "reload")
+    # The restarted container may have a new address: nginx resolves `app` again.
+    stack.exec("nginx", "upstream-servers", "reload")
     # nginx answers 503 from its fallback until it next tries the app (fail_timeout, 2 s).
     deadline = time.monotonic() + 30
     while httpx.get(f"{BASE_URL}/api/info").status_code != HTTPStatus.OK:

@@ -17,6 +17,7 @@ The retries are counted and shown.
 import argparse
 import asyncio
 import collections
+import datetime
 import json
 import os
 import signal
@@ -30,6 +31,13 @@ import httpx
 BASE_URL = os.environ.get("E2E_BASE_URL", "http://nginx:8080")
 # The token tests/run made for this stack (writes need one).
 AUTHORIZATION = {"Authorization": f"Bearer {os.environ['E2E_TOKEN']}"}
+
+
+def moment(started: float) -> str:
+    """Seconds into the load, and the wall-clock time (UTC) to find the moment in the logs of
+    nginx and the app."""
+    now = datetime.datetime.now(datetime.UTC).strftime("%H:%M:%S.%f")[:-3]
+    return f"{time.monotonic() - started:5.1f}s ({now})"
 
 
 async def client_loop(
@@ -55,13 +63,13 @@ async def client_loop(
                 counts[f"{method} retried after a keep-alive close"] += 1
                 response = await http.request(method, path, json=body, headers=headers)
         except httpx.TransportError as exc:
-            failures.append(f"{time.monotonic() - started:5.1f}s {method} {path}: {exc!r}")
+            failures.append(f"{moment(started)} {method} {path}: {exc!r}")
             counts["transport error"] += 1
         else:
             counts[f"{method} {response.status_code}"] += 1
             if response.status_code != expected:
                 failures.append(
-                    f"{time.monotonic() - started:5.1f}s {method} {path}: "
+                    f"{moment(started)} {method} {path}: "
                     f"{response.status_code} {response.text[:200]}"
                 )
         await asyncio.sleep(0.02)
