@@ -63,10 +63,6 @@ RESOLVED_PATHS = 4096  # paths whose match is remembered, the least recently use
 RESOLVED_PATH_LENGTH = 256  # longer paths are resolved every time (memory stays bounded)
 
 
-class RequestProcessed(Exception):
-    """Ends the task group of a request once its response is sent (as in Django's handle)."""
-
-
 class RequestThread(ThreadPoolExecutor):
     """One thread, lent to one request at a time; remembers whether the request used it."""
 
@@ -293,25 +289,47 @@ class LeanASGIHandler(ASGIHandler):
                 await sync_to_async(error_response.close)()
                 return
 
-            response = None
-            try:
-                try:
-                    async with asyncio.TaskGroup() as tg:
-                        tg.create_task(self.listen_for_disconnect(receive))
-                        response = await self.run_get_response(request)
-                        await self.send_response(response, send)
-                        raise RequestProcessed
-                except* (RequestProcessed, RequestAborted):
-                    pass
-            except BaseExceptionGroup as exception_group:
-                if len(exception_group.exceptions) == 1:
-                    raise exception_group.exceptions[0] from None
-                raise
-
+            response = await self.respond(request, receive, send)
             if response is None:
                 await self.request_aborted()
             else:
                 await self.close_response(response)
+
+    async def respond(self, request: HttpRequest, receive: Any, send: Any) -> Any:
+        """The view's response, sent; None if the client left first (its view cancelled).
+
+        Django's handle runs this in a TaskGroup with a task listening for the disconnect, and
+        ends the group by raising RequestProcessed: an exception group for every request.
+        Here the listener cancels this task itself when the client leaves while the view runs
+        or the response is being sent: the same, without a group or an exception per request.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        sent = False
+
+        def client_left(listener: asyncio.Task[None]) -> None:
+            if not sent and not listener.cancelled() and listener.exception() is not None:
+                task.cancel()
+
+        listener = asyncio.create_task(self.listen_for_disconnect(receive))
+        listener.add_done_callback(client_left)
+        try:
+            response = await self.run_get_response(request)
+            await self.send_response(response, send)
+            sent = True
+            return response
+        except asyncio.CancelledError:
+            error = None if listener.cancelled() or not listener.done() else listener.exception()
+            # Cancelled by the listener alone (not also by the server): the client left, or
+            # sent something else than a disconnect (Django's assertion), which is raised.
+            if error is None or task.uncancel() > 0:
+                raise
+            if isinstance(error, RequestAborted):
+                return None
+            raise error from None
+        finally:
+            if not listener.cancel() and not listener.cancelled():
+                listener.exception()  # retrieved: a disconnect after the response is no error
 
     async def request_aborted(self) -> None:
         """The client left before the response was sent: request_finished, as Django sends it,

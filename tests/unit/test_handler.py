@@ -340,3 +340,47 @@ async def test_an_abandoned_request_still_sends_request_finished_to_custom_recei
     await abandoned("/api/hello")
 
     assert counted_signals == {"started": 1, "finished": 1}
+
+
+async def test_a_client_that_leaves_after_its_response_is_no_error() -> None:
+    answered = asyncio.Event()
+    messages = [{"type": "http.request", "body": b"", "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        await answered.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if not message.get("more_body", True):
+            answered.set()
+
+    await asyncio.wait_for(asgi.application(http_scope("/api/hello"), receive, send), timeout=5)
+    await asyncio.sleep(0)  # the listener sees the disconnect
+
+    assert sent[0]["status"] == 200
+    assert json.loads(sent[-1]["body"]) == {"message": "Hello, World!"}
+
+
+async def test_a_message_other_than_a_disconnect_during_the_view_is_a_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # What Django's own handler asserts: after the body, only a disconnect may come. The view
+    # is cancelled, and the guard (core/asgi.py) answers the error with a 500 problem.
+    messages = [{"type": "http.request", "body": b"", "more_body": False}] * 2
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = http_scope("/api/hello", query=b"delay=5")
+    await asyncio.wait_for(asgi.application(scope, receive, send), timeout=2)
+
+    assert sent[0]["status"] == 500
+    assert "Invalid ASGI message after request body: http.request" in caplog.text
