@@ -5,8 +5,8 @@ on stdout; progress goes to stderr.
     python bench/driver.py CONTENDER WORKLOAD [WORKLOAD ...]
 
 hello-10k holds 10,000 connections, each repeating a 10 s sleep (the ideal is 1,000 req/s), and
-reads the app's anonymous memory (its cgroup's RSS) before the run and while every request is
-waiting: the memory one waiting request costs.
+reads the app's anonymous memory (its cgroup's RSS) before its first run and while every request
+of a run is waiting: the memory one waiting request costs.
 """
 
 import json
@@ -90,7 +90,7 @@ def wrk(url: str, connections: int, seconds: int) -> dict[str, Any]:
 
 
 def h2load(
-    url: str, connections: int, delay: float, seconds: int, warm_up: int, memory: bool = False
+    url: str, connections: int, delay: float, seconds: int, warm_up: int, idle: int | None = None
 ) -> dict[str, Any]:
     """One h2load run over HTTP/1.1: the connections opened over one sleep, then `seconds`
     measured after `warm_up` seconds.
@@ -101,15 +101,19 @@ def h2load(
     population of clients is. So h2load opens them at connections / delay per second (its
     --rate), which spreads their requests evenly over a sleep, and each connection sends
     requests one after another until the window has passed; only the requests started in the
-    window are timed.
+    window are timed. With `idle` (the app's memory before the workload's first run), the app's
+    memory is read mid-window too.
     """
     per_client = math.ceil((warm_up + seconds) / delay) + 1
     with tempfile.NamedTemporaryFile("r", suffix=".tsv") as log:
         command = ["h2load", "--h1", f"--clients={connections}", "--threads=2"]
         command += [f"--rate={max(1, round(connections / delay))}", "--rate-period=1s"]
         command += [f"--requests={connections * per_client}"]
+        # A connection silent for ten sleeps is given up (a failure): a server that cannot hold
+        # the connections (one sync worker) would otherwise keep the run going for minutes.
+        command += [f"--connection-inactivity-timeout={round(10 * delay)}"]
         command += ["--header=Host: nginx", f"--log-file={log.name}", url]
-        idle = app_memory() if memory else 0
+        memory = idle is not None
         with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as h2:  # noqa: S603
             loaded = 0
             if memory:
@@ -120,7 +124,7 @@ def h2load(
         if h2.returncode != 0:
             raise subprocess.CalledProcessError(h2.returncode, command, output)
         figures = parse_h2load(output, log.read(), connections, warm_up, seconds)
-        if memory:
+        if idle is not None:
             figures["app_memory_idle_mib"] = round(idle / 2**20, 1)
             figures["app_memory_loaded_mib"] = round(loaded / 2**20, 1)
             figures["app_kib_per_waiting_request"] = round((loaded - idle) / connections / 1024, 1)
@@ -189,15 +193,16 @@ def main(contender: str, workloads: list[str]) -> None:
         # own, in every run.
         if not hello:
             wrk(url, connections, max(1, seconds // 2))
+        # Read once: the memory a run takes stays with the process after it (CPython keeps
+        # its arenas), so a later run's own "idle" would hide what waiting requests cost.
+        idle = app_memory() if name == "hello-10k" else None
         # About 50 s a run: three are enough for a ratio to the ideal and a memory figure.
         for run in range(1, (min(runs, 3) if name == "hello-10k" else runs) + 1):
             record = {"contender": contender, "workload": name, "run": run, "url": url}
             record |= {"connections": connections, "duration_s": length}
             if hello:
                 record["warm_up_s"] = warm_up
-                record |= h2load(
-                    url, connections, delay, length, warm_up, memory=name == "hello-10k"
-                )
+                record |= h2load(url, connections, delay, length, warm_up, idle)
             else:
                 record |= wrk(url, connections, length)
             print(json.dumps(record), flush=True)
