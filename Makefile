@@ -131,7 +131,7 @@ test-faults:
 test-swarm:
 	bash tests/swarm/run
 
-.PHONY: bench  ## Benchmark every contender (about 13 min); BENCH_DURATION, BENCH_RUNS, BENCH_ONLY narrow it
+.PHONY: bench  ## Benchmark every contender (about 20 min); BENCH_DURATION, BENCH_RUNS, BENCH_ONLY narrow it
 bench:
 	bash bench/run
 
